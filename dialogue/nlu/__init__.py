@@ -1,0 +1,1 @@
+"""Natural-language understanding: Rasa-format data, built-in classifier, Rasa HTTP backend."""

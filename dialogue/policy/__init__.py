@@ -1,0 +1,1 @@
+"""The stage policy: one engine that runs every stage's graph and enforces compliance."""

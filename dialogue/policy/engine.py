@@ -1,0 +1,215 @@
+"""One policy for every stage: walks the stage's graph and enforces what no script may change.
+
+Enforced here, whatever the YAML says: identity before any debt detail (the gate in `_enter`),
+no disclosure to third parties and an end to the call after `wrong_number`/`third_party`,
+opt-out recorded and the call closed, one warning for abuse, capped reprompts and turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from dialogue.intents import CLOSING_INTENTS
+from dialogue.nlu.result import NluResult
+from dialogue.policy.state import BotAction, BotReply, CallState, Prompt
+from dialogue.script.disclosure import node_reveals, node_texts
+from dialogue.script.graph import is_waiting, route_intent
+from dialogue.script.loader import LocaleScripts
+from dialogue.script.models import RESUME, Node, StageScript
+from dialogue.script.templates import render
+
+MAX_CHAIN = 12  # nodes entered in one step; a `next` cycle in a script must not hang a call
+
+# Entities an intent fills even where the node captures nothing: a promise names its date.
+_DEFAULT_CAPTURE = {
+    "promise_to_pay": {"date": "promise_date", "amount": "promised_amount"},
+    "partial_payment": {"date": "promise_date", "amount": "promised_amount"},
+    "callback_later": {"date": "callback_time"},
+}
+
+
+class StagePolicy:
+    def __init__(self, scripts: LocaleScripts, stage: str, values: dict[str, str],
+                 format_slot: Callable[[str, object], str], attempt: int = 1,
+                 today: date | None = None):
+        self.scripts = scripts
+        self.stage: StageScript = scripts.stages[stage]
+        self.values = values
+        self.format_slot = format_slot
+        self.attempt = attempt
+        self.today = today
+        self.terms = tuple(scripts.lint.debt_terms)
+        self.state = CallState()
+
+    # -- entering nodes -------------------------------------------------------------------
+    def start(self) -> BotReply:
+        reply = BotReply()
+        self._enter(self.stage.start, reply)
+        return reply
+
+    def _render(self, text: str) -> str:
+        values = dict(self.values)
+        for slot, raw in self.state.slots.items():
+            values[slot] = self.format_slot(slot, raw)
+        return render(text, values)
+
+    def _variant(self, name: str, node: Node) -> str | None:
+        texts = node_texts(node, self.scripts.responses)
+        if node.reprompt:
+            texts = texts[:-1]
+        if not texts:
+            return None
+        seen = self.state.visits.get(name, 0)
+        # Redials start on another variant, so a second call does not repeat the first.
+        return texts[(seen + self.attempt - 1) % len(texts)]
+
+    def _enter(self, name: str, reply: BotReply, *, reprompt: bool = False, depth: int = 0) -> None:
+        state = self.state
+        if depth > MAX_CHAIN:
+            reply.events.append(f"chain_limit:{name}")
+            reply.end = state.ended = True
+            return
+        if name == RESUME:
+            name = state.waiting or self.stage.start
+        node = self.stage.nodes[name]
+        for slot, ask in node.needs.items():
+            if slot not in state.slots:
+                reply.events.append(f"needs:{slot}->{ask}")
+                return self._enter(ask, reply, depth=depth + 1)
+        if not state.identity_confirmed:
+            why = node_reveals(node, self.scripts.responses, self.terms)
+            if why:
+                verify = self.stage.settings.verify_identity
+                reply.events.append(f"identity_gate:{name}")
+                if name == verify or state.third_party or node_reveals(
+                        self.stage.nodes[verify], self.scripts.responses, self.terms):
+                    reply.events.append("identity_gate:close")
+                    reply.end = state.ended = True
+                    return
+                return self._enter(verify, reply, depth=depth + 1)
+        state.node = name
+        reply.nodes.append(name)
+        if node.outcome:
+            state.outcome = node.outcome
+        for action in node.actions:
+            reply.actions.append(self._action(action))
+        text = node.reprompt if (reprompt and node.reprompt) else self._variant(name, node)
+        state.visits[name] = state.visits.get(name, 0) + 1
+        if text:
+            rendered = self._render(text)
+            reply.prompts.append(Prompt(rendered, name, node.interruptible))
+        if node.is_terminal:
+            reply.end = state.ended = True
+            return
+        if node.next is not None:
+            return self._enter(node.next, reply, depth=depth + 1)
+        state.waiting = name
+        if state.third_party or state.opted_out:
+            # The script asked a question after a closing intent; the engine closes anyway.
+            reply.events.append(f"forced_end:{name}")
+            reply.end = state.ended = True
+
+    def _action(self, action) -> BotAction:
+        if action.transfer is not None:
+            self.state.transfer_reason = action.transfer.reason
+            return BotAction("transfer", {"reason": action.transfer.reason, "queue": action.transfer.queue})
+        if action.sms is not None:
+            text = self._render(self.scripts.sms[action.sms])
+            return BotAction("sms", {"template": action.sms, "text": text})
+        if action.callback is not None:
+            when = self.state.slots.get("callback_time")
+            return BotAction("callback", {"when": when, "default_delay_hours": action.callback.default_delay_hours})
+        return BotAction("hangup")
+
+    # -- debtor events --------------------------------------------------------------------
+    def hear(self, result: NluResult) -> BotReply:
+        state, reply = self.state, BotReply()
+        if state.ended:
+            reply.end = True
+            return reply
+        state.debtor_turns += 1
+        state.spoke = True
+        node = self.stage.nodes[state.waiting]
+        intent = result.intent
+        captured = self._capture(node, result)
+        if intent in ("wrong_number", "third_party"):
+            state.third_party, state.identity_confirmed = True, False
+        elif intent == "confirm_identity" or (intent == "affirm" and node.identity_check):
+            if not state.third_party and not state.identity_confirmed:
+                state.identity_confirmed = True
+                reply.events.append("identity_confirmed")
+        if intent == "stop_calling":
+            state.opted_out = True
+        if state.debtor_turns > self.stage.settings.max_turns:
+            reply.events.append("max_turns")
+            self._enter(self.stage.settings.on_retry_limit, reply)
+            return reply
+        if intent == "abusive":
+            state.abuse_count += 1
+            s = self.stage.settings
+            self._enter(s.abuse_warning if state.abuse_count == 1 else s.abuse_limit, reply)
+            if state.abuse_count > 1:
+                reply.end = state.ended = True
+            return reply
+        target = node.on.get(intent)
+        if target is None and captured and node.on_capture:
+            target = node.on_capture
+        if target is None:
+            target = route_intent(self.stage, node, intent)
+        if target is None:
+            if intent == "repeat" and state.last_text:
+                reply.prompts.append(Prompt(state.last_text, state.node, True))
+                reply.events.append("repeat")
+                return reply
+            return self._reprompt(node, reply, "not_understood")
+        state.reprompts[state.waiting] = 0
+        self._enter(target, reply)
+        if intent in CLOSING_INTENTS and not state.ended:
+            reply.events.append(f"forced_end:{intent}")
+            reply.end = state.ended = True
+        return reply
+
+    def silence(self) -> BotReply:
+        reply = BotReply()
+        if self.state.ended:
+            reply.end = True
+            return reply
+        return self._reprompt(self.stage.nodes[self.state.waiting], reply, "silence")
+
+    def _reprompt(self, node: Node, reply: BotReply, why: str) -> BotReply:
+        state, settings = self.state, self.stage.settings
+        count = state.reprompts.get(state.waiting, 0) + 1
+        state.reprompts[state.waiting] = count
+        limit = node.max_reprompts if node.max_reprompts is not None else settings.max_reprompts
+        reply.events.append(f"{why}:{count}")
+        if count > limit:
+            state.retry_limit_hit = True
+            target = settings.no_response if (not state.spoke and settings.no_response) else settings.on_retry_limit
+            self._enter(target, reply)
+            return reply
+        self._enter(state.waiting, reply, reprompt=True)
+        return reply
+
+    def _capture(self, node: Node, result: NluResult) -> bool:
+        """Fill slots from the turn's entities; True if the node's own capture got a value."""
+        captured = False
+        for entity in result.entities:
+            slot = node.capture.get(entity.entity)
+            if slot is not None:
+                self.state.slots[slot] = entity.value
+                captured = True
+                continue
+            slot = _DEFAULT_CAPTURE.get(result.intent, {}).get(entity.entity)
+            if slot is not None:
+                self.state.slots[slot] = entity.value
+        return captured
+
+    def remember_spoken(self, reply: BotReply) -> None:
+        if reply.prompts:
+            self.state.last_text = reply.text
+
+    @property
+    def waiting_node(self) -> Node | None:
+        node = self.stage.nodes.get(self.state.waiting)
+        return node if node is not None and is_waiting(node) else None

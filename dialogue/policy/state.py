@@ -1,0 +1,60 @@
+"""Per-call state and what the policy hands back to the caller each step.
+
+Small and plain on purpose: a live call keeps one of these, and the whole of it is what a
+call record or a handoff packet needs to know about where the conversation stands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One piece of bot speech; the voice loop honours `interruptible` for barge-in."""
+
+    text: str
+    node: str
+    interruptible: bool = True
+
+
+@dataclass(frozen=True)
+class BotAction:
+    kind: str  # transfer | hangup | sms | callback
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.detail}
+
+
+@dataclass
+class BotReply:
+    prompts: list[Prompt] = field(default_factory=list)
+    actions: list[BotAction] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    end: bool = False
+    events: list[str] = field(default_factory=list)  # engine decisions worth auditing
+
+    @property
+    def text(self) -> str:
+        return " ".join(p.text for p in self.prompts)
+
+
+@dataclass
+class CallState:
+    node: str = ""                 # last node entered
+    waiting: str = ""              # node whose question the debtor is answering
+    identity_confirmed: bool = False
+    third_party: bool = False      # wrong_number/third_party heard: never disclose
+    opted_out: bool = False
+    abuse_count: int = 0
+    debtor_turns: int = 0
+    spoke: bool = False            # the debtor said anything at all
+    retry_limit_hit: bool = False
+    reprompts: dict[str, int] = field(default_factory=dict)
+    visits: dict[str, int] = field(default_factory=dict)
+    slots: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None     # last outcome a node recorded
+    transfer_reason: str | None = None
+    ended: bool = False
+    last_text: str = ""

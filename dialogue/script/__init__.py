@@ -1,0 +1,1 @@
+"""Script model: what script designers write, how it is loaded, checked and rendered."""

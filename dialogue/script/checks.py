@@ -1,0 +1,30 @@
+"""All cross-checks of a loaded locale, in the order a designer would fix them."""
+
+from __future__ import annotations
+
+from dialogue.script.checks_graph import check_identity_first, check_references, check_shape
+from dialogue.script.checks_strategy import check_dtmf, check_nlu_data, check_stages
+from dialogue.script.checks_text import check_locale_texts
+from dialogue.script.loader import LocaleScripts
+from dialogue.script.problems import Problem
+
+
+def check_locale(scripts: LocaleScripts) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += check_stages(scripts)
+    problems += check_dtmf(scripts)
+    terms = tuple(scripts.lint.debt_terms)
+    for entry in scripts.strategy.stages:
+        stage = scripts.stages.get(entry.name)
+        if stage is None:
+            continue
+        doc = scripts.docs[entry.script]
+        refs = check_references(stage, doc, scripts.responses)
+        problems += refs
+        if any(p.code == "unknown-node" for p in refs):
+            continue  # graph walks need every reference resolved
+        problems += check_shape(stage, doc)
+        problems += check_identity_first(stage, doc, scripts.responses, terms)
+    problems += check_locale_texts(scripts)
+    problems += check_nlu_data(scripts)
+    return sorted(set(problems))

@@ -1,0 +1,156 @@
+"""Load one locale's script folder into typed objects, collecting every problem on the way.
+
+`read_locale` never raises on bad input: the validator wants all problems at once.  The engine
+calls `load_locale`, which runs the full checks too and raises ScriptError on any error, so a
+broken script is refused when it is loaded, not in the middle of a call.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from dialogue.script.models import (
+    SCHEMA_MODELS, LintRules, Responses, SmsTemplates, StageEntry, StageScript, Strategy,
+)
+from dialogue.script.problems import Problem, ScriptError
+from dialogue.script.yaml_source import YamlDoc, load_yaml
+
+STRATEGY_FILE = "strategy.yaml"
+def _field_names() -> list[str]:
+    names: set[str] = set()
+    todo: list[type[BaseModel]] = list(SCHEMA_MODELS.values())
+    while todo:
+        model = todo.pop()
+        for name, info in model.model_fields.items():
+            names.add(info.alias or name)
+            ann = info.annotation
+            for arg in getattr(ann, "__args__", ()) + (ann,):
+                if isinstance(arg, type) and issubclass(arg, BaseModel) and arg not in todo:
+                    todo.append(arg)
+    return sorted(names)
+
+
+_KNOWN_FIELDS = _field_names()
+
+
+@dataclass
+class LocaleScripts:
+    """Everything one locale's scripts say, plus where each value was written."""
+
+    root: Path
+    strategy: Strategy
+    stages: dict[str, StageScript]
+    responses: dict[str, list[str]]
+    sms: dict[str, str]
+    lint: LintRules
+    docs: dict[str, YamlDoc] = field(default_factory=dict)
+
+    @property
+    def locale(self) -> str:
+        return self.strategy.locale
+
+    @property
+    def nlu_path(self) -> Path:
+        return self.root / self.strategy.nlu.data
+
+    def stage_entry(self, name: str) -> StageEntry:
+        for entry in self.strategy.stages:
+            if entry.name == name:
+                return entry
+        raise KeyError(f"unknown stage {name!r}; this locale has "
+                       f"{', '.join(e.name for e in self.strategy.stages)}")
+
+    def stage_for_days(self, days_overdue: int) -> StageEntry:
+        """The stage whose days_overdue range holds this account (ranges are checked not to overlap)."""
+        for entry in self.strategy.stages:
+            rng = entry.days_overdue
+            if rng.min <= days_overdue and (rng.max is None or days_overdue <= rng.max):
+                return entry
+        raise KeyError(f"no stage covers {days_overdue} days overdue")
+
+    def doc_for_stage(self, stage: str) -> YamlDoc:
+        return self.docs[self.stage_entry(stage).script]
+
+
+def _display(path: Path) -> str:
+    """Paths relative to the working directory when inside it, so messages stay short."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _pydantic_problems(doc: YamlDoc, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            name = str(loc[-1])
+            close = difflib.get_close_matches(name, _KNOWN_FIELDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(doc.problem(loc, f"unknown field {name!r}{hint}", "structure", key=True))
+        elif err["type"] == "missing":
+            where = ".".join(str(p) for p in loc[:-1]) or "top level"
+            problems.append(doc.problem(loc[:-1], f"missing field {loc[-1]!r} in {where}", "structure"))
+        else:
+            # Union errors put the tried type in loc ("str", "list[str]"); keep the data path.
+            data_loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("str", "int"))))
+            where = ".".join(str(p) for p in data_loc)
+            problems.append(doc.problem(data_loc, f"{where}: {err['msg']}", "structure"))
+    return problems
+
+
+def _parse(root: Path, rel: str, model: type[BaseModel], problems: list[Problem],
+           docs: dict[str, YamlDoc]) -> Any:
+    doc, found = load_yaml(root / rel, display=_display(root / rel))
+    problems.extend(found)
+    if doc is None:
+        return None
+    docs[rel] = doc
+    if not isinstance(doc.data, dict):
+        problems.append(doc.problem((), "expected a mapping at the top of the file", "structure"))
+        return None
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(doc, exc))
+        return None
+
+
+def read_locale(root: Path) -> tuple[LocaleScripts | None, list[Problem]]:
+    """Parse and type-check every file of a locale folder; cross-checks are not run here."""
+    problems: list[Problem] = []
+    docs: dict[str, YamlDoc] = {}
+    strategy = _parse(root, STRATEGY_FILE, Strategy, problems, docs)
+    if strategy is None:
+        return None, problems
+    stages: dict[str, StageScript] = {}
+    for entry in strategy.stages:
+        script = _parse(root, entry.script, StageScript, problems, docs)
+        if script is not None:
+            stages[entry.name] = script
+    responses = _parse(root, strategy.responses, Responses, problems, docs)
+    sms = _parse(root, strategy.sms, SmsTemplates, problems, docs)
+    lint = _parse(root, strategy.lint, LintRules, problems, docs)
+    if responses is None or sms is None or lint is None:
+        return None, problems  # stage checks need these; a broken stage file alone is skipped
+    variants = {k: [v] if isinstance(v, str) else list(v) for k, v in responses.responses.items()}
+    scripts = LocaleScripts(root, strategy, stages, variants, sms.templates, lint, docs)
+    return scripts, problems
+
+
+def load_locale(root: Path) -> LocaleScripts:
+    """Load and fully check a locale; raise ScriptError listing every error."""
+    from dialogue.script.checks import check_locale  # late import: checks need the loaded model
+
+    scripts, problems = read_locale(root)
+    if scripts is not None:
+        problems += check_locale(scripts)
+    if scripts is None or any(p.severity == "error" for p in problems):
+        raise ScriptError(problems)
+    return scripts

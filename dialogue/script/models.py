@@ -1,0 +1,180 @@
+"""Typed model of the script files; the JSON Schema published in scripts/schema is made from it.
+
+Structure only: cross-references (node names, intents, variables, templates) are checked by
+dialogue.script.checks so that each problem gets a precise, human message.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dialogue.intents import INTENTS
+
+Outcome = Literal[
+    "promise_to_pay", "partial_payment", "plan_requested", "already_paid", "refused",
+    "disputed", "hardship", "wrong_party", "callback", "escalated", "opted_out", "no_response",
+]
+EntityName = Literal["date", "amount"]
+SlotName = Literal["promise_date", "promised_amount", "callback_time"]
+
+_INTENT_KEYS = {"propertyNames": {"enum": list(INTENTS)}}
+
+# Reserved target: go back to the node that was waiting before this detour and ask it again
+# (the next variant of its prompt).
+RESUME = "resume"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TransferSpec(_Strict):
+    reason: str = Field(description="why the call goes to a human, shown to the agent")
+    queue: str = Field("collections", description="agent queue to hand the call to")
+
+
+class CallbackSpec(_Strict):
+    default_delay_hours: int = Field(
+        24, ge=1, description="when to call back if the debtor named no time")
+
+
+class Action(_Strict):
+    """Exactly one action per list item, e.g. `- transfer: {reason: hardship}`."""
+
+    transfer: TransferSpec | None = None
+    hangup: dict | None = Field(None, description="end the call after speaking: `hangup: {}`")
+    sms: str | None = Field(None, description="name of an SMS template in sms.yaml")
+    callback: CallbackSpec | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Action":
+        chosen = [k for k in ("transfer", "hangup", "sms", "callback") if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            raise ValueError("an action names exactly one of transfer, hangup, sms, callback")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("transfer", "hangup", "sms", "callback") if getattr(self, k) is not None)
+
+
+class Node(_Strict):
+    """One step of the conversation: what the bot says and where each intent leads."""
+
+    say: str | list[str] | None = Field(
+        None, description="prompt text; a list gives variants the bot rotates through")
+    response: str | None = Field(None, description="name of a reusable prompt in responses.yaml")
+    on: dict[str, str] = Field(
+        default_factory=dict, description="intent -> next node", json_schema_extra=_INTENT_KEYS)
+    default: str | None = Field(None, description="next node for any intent not handled")
+    next: str | None = Field(None, description="continue to this node at once, without waiting")
+    capture: dict[EntityName, SlotName] = Field(
+        default_factory=dict, description="entity -> slot filled from the debtor's answer")
+    on_capture: str | None = Field(
+        None, description="next node when the answer filled a captured slot but its intent "
+                          "is not in `on` (e.g. the bare answer 'friday')")
+    needs: dict[SlotName, str] = Field(
+        default_factory=dict, description="slot -> node to go to when the slot is still empty")
+    identity_check: bool = Field(
+        False, description="this prompt asks whether we speak to the debtor: `affirm` confirms")
+    interruptible: bool = Field(True, description="false for legal disclosures")
+    reprompt: str | None = Field(None, description="said when not understood or on silence")
+    max_reprompts: int | None = Field(None, ge=0)
+    actions: list[Action] = Field(default_factory=list)
+    outcome: Outcome | None = Field(None, description="call outcome recorded on entering")
+    end: bool = Field(False, description="the call ends after this prompt")
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> "Node":
+        if self.say is not None and self.response is not None:
+            raise ValueError("use either say or response, not both")
+        return self
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.end or any(a.kind in ("transfer", "hangup") for a in self.actions)
+
+
+class StageSettings(_Strict):
+    silence_timeout_s: float = Field(6.0, gt=0, description="silence before a reprompt")
+    max_reprompts: int = Field(2, ge=0, description="reprompts per node before giving up")
+    on_retry_limit: str = Field(description="node after too many reprompts")
+    verify_identity: str = Field(
+        description="node the engine goes to when a prompt would disclose before identity")
+    abuse_warning: str = Field(description="node for the first abusive turn")
+    abuse_limit: str = Field(description="node for the second abusive turn (transfer or close)")
+    no_response: str | None = Field(None, description="node when the debtor never speaks")
+    max_turns: int = Field(40, ge=1, description="safety cap on debtor turns per call")
+
+
+class StageScript(_Strict):
+    stage: str
+    start: str
+    settings: StageSettings
+    global_: dict[str, str] = Field(
+        default_factory=dict, alias="global",
+        description="intent -> node, used at every node that does not handle the intent",
+        json_schema_extra=_INTENT_KEYS)
+    nodes: dict[str, Node]
+
+
+class DaysRange(_Strict):
+    min: int = Field(ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+class StageEntry(_Strict):
+    name: str
+    days_overdue: DaysRange
+    script: str = Field(description="dialogue file of this stage, relative to the strategy")
+    voices: list[str] = Field(min_length=1, description="voice ids; redials rotate through them")
+    sms: dict[str, str] = Field(default_factory=dict, description="trigger -> SMS template name")
+
+
+class NluConfig(_Strict):
+    data: str = "nlu.yml"
+    backend: Literal["builtin", "rasa"] = "builtin"
+    confidence_threshold: float = Field(0.45, ge=0, le=1)
+    rasa_url: str | None = None
+
+
+class Strategy(_Strict):
+    locale: str
+    currency: str = "USD"
+    constants: dict[str, str] = Field(default_factory=dict)
+    nlu: NluConfig = Field(default_factory=NluConfig)
+    responses: str = "responses.yaml"
+    sms: str = "sms.yaml"
+    lint: str = "lint.yaml"
+    dtmf: dict[str, str] = Field(default_factory=dict, description="keypad digit -> intent")
+    stages: list[StageEntry] = Field(min_length=1)
+
+
+class Responses(_Strict):
+    responses: dict[str, str | list[str]]
+
+
+class SmsTemplates(_Strict):
+    templates: dict[str, str]
+
+
+class LintRule(_Strict):
+    pattern: str = Field(description="case-insensitive regular expression")
+    reason: str = Field(description="shown to the designer, e.g. 'threat of arrest'")
+
+
+class LintRules(_Strict):
+    forbidden: list[LintRule] = Field(default_factory=list)
+    debt_terms: list[str] = Field(
+        default_factory=list, description="words that reveal a debt; barred before identity")
+
+
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "strategy": Strategy,
+    "stage": StageScript,
+    "responses": Responses,
+    "sms": SmsTemplates,
+    "lint": LintRules,
+}

@@ -1,0 +1,123 @@
+"""YAML loading that remembers where every value was written.
+
+PyYAML's constructed objects lose positions, so we compose the node tree once, build the Python
+data from it, and keep a map from each value's path (("nodes", "greet", "say"), ...) to its
+1-based line and column.  Duplicate keys, which YAML silently collapses, are reported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import re
+
+import yaml
+
+from dialogue.script.problems import Problem
+
+PathKey = tuple[str | int, ...]
+
+
+class ScriptLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false.
+
+    YAML 1.1 reads `on`, `off`, `yes`, `no` as booleans, which would turn every node's `on:`
+    key into True and a debtor-facing "no" into False.  Editors use YAML 1.2, so do we."""
+
+
+ScriptLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ScriptLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+@dataclass
+class YamlDoc:
+    file: str
+    data: Any
+    marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    styles: dict[PathKey, str | None] = field(default_factory=dict)
+
+    def style(self, path: PathKey) -> str | None:
+        """Scalar style (None plain, "'" or '"' quoted, "|" or ">" block) of a value."""
+        return self.styles.get(tuple(path))
+
+    def where(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
+        """Position of the deepest known prefix of path (the key itself if key=True)."""
+        path = tuple(path)
+        while path:
+            if key and path in self.key_marks:
+                return self.key_marks[path]
+            if path in self.marks:
+                return self.marks[path]
+            path = path[:-1]
+        return self.marks.get((), (1, 1))
+
+    def problem(self, path: PathKey, message: str, code: str, *, key: bool = False,
+                severity: str = "error", offset: int = 0) -> Problem:
+        line, col = self.where(path, key=key)
+        return Problem(self.file, line, col + offset, message, severity, code)  # type: ignore[arg-type]
+
+
+def _pos(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _walk(node: yaml.Node, path: PathKey, doc: YamlDoc, problems: list[Problem]) -> None:
+    doc.marks[path] = _pos(node)
+    if isinstance(node, yaml.ScalarNode):
+        doc.styles[path] = node.style
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                line, col = _pos(key_node)
+                problems.append(Problem(doc.file, line, col, f"duplicate key {key!r}", "error",
+                                        "duplicate-key"))
+            seen.add(key)
+            doc.key_marks[path + (key,)] = _pos(key_node)
+            _walk(value_node, path + (key,), doc, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, path + (index,), doc, problems)
+
+
+def compose(text: str) -> tuple[yaml.Node | None, Any]:
+    """Parse once, keeping both the node tree (positions) and the Python data.
+
+    Raises yaml.MarkedYAMLError on bad syntax."""
+    loader = ScriptLoader(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
+def load_yaml(path: Path, display: str | None = None) -> tuple[YamlDoc | None, list[Problem]]:
+    """Parse one file; syntax errors come back as problems, never as exceptions."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Problem(name, 1, 1, "file not found", "error", "missing-file")]
+    except UnicodeDecodeError as exc:
+        return None, [Problem(name, 1, 1, f"not UTF-8 text: {exc}", "error", "encoding")]
+    try:
+        node, data = compose(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"YAML syntax: {exc.problem or exc.context}"
+        return None, [Problem(name, line, col, message, "error", "yaml-syntax")]
+    doc = YamlDoc(name, data)
+    problems: list[Problem] = []
+    if node is not None:
+        _walk(node, (), doc, problems)
+    return doc, problems

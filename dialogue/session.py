@@ -1,0 +1,188 @@
+"""A call as a sequence of turns: the object the chat CLI, the voice loop and the server drive.
+
+It joins NLU, the stage policy and the record of every turn.  Listeners get each turn as it
+happens, so a store can persist it at once and a crash loses nothing already said.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from dialogue.accounts import Account
+from dialogue.formatting import money, percent, spoken_date, spoken_list
+from dialogue.nlu.result import NluBackend, NluResult
+from dialogue.outcome import CallResult, summarise
+from dialogue.policy.engine import StagePolicy
+from dialogue.policy.state import BotReply
+from dialogue.script.disclosure import node_texts
+from dialogue.script.loader import LocaleScripts
+from dialogue.script.templates import variables_in
+from dialogue.variables import SLOTS
+
+
+class CallSetupError(ValueError):
+    """The call cannot start: the account lacks a value the stage's script will say."""
+
+
+@dataclass
+class TurnRecord:
+    index: int
+    kind: str                      # opening | speech | dtmf | silence
+    debtor_text: str | None
+    nlu: dict[str, Any] | None
+    node: str                      # node whose question was answered
+    bot_text: str
+    bot_nodes: list[str]
+    prompts: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    events: list[str]
+    end: bool
+    at_ms: int = 0                 # milliseconds since the call started
+    nlu_ms: float = 0.0
+
+    @property
+    def intent(self) -> str | None:
+        return self.nlu["intent"] if self.nlu else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def account_values(account: Account, scripts: LocaleScripts) -> dict[str, str]:
+    """Every non-slot variable this account can fill, formatted for the locale."""
+    loc = scripts.locale
+    currency = account.currency or scripts.strategy.currency
+    values = dict(scripts.strategy.constants)
+    values.update({
+        "name": account.name,
+        "first_name": account.given_name,
+        "amount": money(account.amount, currency, loc),
+        "minimum_payment": money(account.minimum_payment, currency, loc),
+        "due_date": spoken_date(account.due_date, loc),
+        "days_overdue": str(account.days_overdue),
+        "lender": account.lender,
+        "payment_methods": spoken_list(account.payment_methods, loc),
+        "agent_line": account.agent_line,
+    })
+    if account.late_fee is not None:
+        values["late_fee"] = money(account.late_fee, currency, loc)
+    if account.interest_rate is not None:
+        values["interest_rate"] = percent(account.interest_rate, loc)
+    return values
+
+
+def required_variables(scripts: LocaleScripts, stage: str) -> dict[str, str]:
+    """Variable -> first node (or SMS) that says it, for the stage's whole script."""
+    needed: dict[str, str] = {}
+    script = scripts.stages[stage]
+    for name, node in script.nodes.items():
+        texts = node_texts(node, scripts.responses)
+        texts += [scripts.sms[a.sms] for a in node.actions if a.sms and a.sms in scripts.sms]
+        for text in texts:
+            for var in variables_in(text):
+                needed.setdefault(var, name)
+    for template in scripts.stage_entry(stage).sms.values():
+        for var in variables_in(scripts.sms.get(template, "")):
+            needed.setdefault(var, f"sms {template}")
+    return {k: v for k, v in needed.items() if k not in SLOTS}
+
+
+class CallSession:
+    def __init__(self, scripts: LocaleScripts, nlu: NluBackend, account: Account,
+                 stage: str | None = None, attempt: int = 1, today: date | None = None,
+                 call_id: str | None = None):
+        self.scripts, self.nlu, self.account = scripts, nlu, account
+        self.today = today or date.today()
+        self.stage = stage or scripts.stage_for_days(account.days_overdue).name
+        scripts.stage_entry(self.stage)  # unknown stage -> KeyError naming the stages
+        self.attempt = attempt
+        self.call_id = call_id or uuid.uuid4().hex[:12]
+        values = account_values(account, scripts)
+        missing = {v: where for v, where in required_variables(scripts, self.stage).items() if not values.get(v)}
+        if missing:
+            detail = ", ".join(f"{v} (used by {w})" for v, w in sorted(missing.items()))
+            raise CallSetupError(f"account {account.id} cannot be called with the {self.stage} "
+                                 f"script: no value for {detail}")
+        self.policy = StagePolicy(scripts, self.stage, values, self._format_slot, attempt, self.today)
+        self.turns: list[TurnRecord] = []
+        self.listeners: list[Callable[[TurnRecord], None]] = []
+        self._t0 = time.monotonic()
+        self._confidences: list[float] = []
+        self._intents: list[str] = []
+
+    # -- formatting ----------------------------------------------------------------------
+    def _format_slot(self, slot: str, raw: object) -> str:
+        loc = self.scripts.locale
+        if slot in ("promise_date", "callback_time"):
+            return spoken_date(date.fromisoformat(str(raw)), loc)
+        return money(float(raw), self.account.currency or self.scripts.strategy.currency, loc)
+
+    # -- driving the call ----------------------------------------------------------------
+    @property
+    def ended(self) -> bool:
+        return self.policy.state.ended
+
+    @property
+    def voice(self) -> str:
+        """Redials alternate the stage's voices, per the strategy."""
+        voices = self.scripts.stage_entry(self.stage).voices
+        return voices[(self.attempt - 1) % len(voices)]
+
+    @property
+    def silence_timeout_s(self) -> float:
+        return self.policy.stage.settings.silence_timeout_s
+
+    def open(self) -> TurnRecord:
+        return self._record("opening", None, None, self.policy.start(), "")
+
+    def hear(self, text: str) -> TurnRecord:
+        started = time.perf_counter()
+        result = self.nlu.parse(text, self.today)
+        return self.hear_result(result, nlu_ms=(time.perf_counter() - started) * 1000)
+
+    def hear_result(self, result: NluResult, kind: str = "speech", nlu_ms: float = 0.0) -> TurnRecord:
+        node = self.policy.state.waiting
+        self._intents.append(result.intent)
+        self._confidences.append(result.confidence)
+        reply = self.policy.hear(result)
+        return self._record(kind, result.text, result.to_dict(), reply, node, nlu_ms)
+
+    def dtmf(self, digit: str) -> TurnRecord:
+        intent = self.scripts.strategy.dtmf.get(digit)
+        if intent is None:
+            result = NluResult(f"<dtmf {digit}>", "out_of_scope", 1.0, source="dtmf")
+        else:
+            result = NluResult(f"<dtmf {digit}>", intent, 1.0, ((intent, 1.0),), source="dtmf")
+        return self.hear_result(result, kind="dtmf")
+
+    def silence(self) -> TurnRecord:
+        node = self.policy.state.waiting
+        return self._record("silence", None, None, self.policy.silence(), node)
+
+    def hangup(self) -> None:
+        """The debtor hung up: nothing more is said; the outcome is computed from what was."""
+        self.policy.state.ended = True
+
+    def result(self) -> CallResult:
+        threshold = self.scripts.strategy.nlu.confidence_threshold
+        return summarise(self.policy.state, self._intents, self._confidences, self.account.amount,
+                         self.account.days_overdue, self.today, threshold)
+
+    def _record(self, kind: str, text: str | None, nlu: dict | None, reply: BotReply, node: str,
+                nlu_ms: float = 0.0) -> TurnRecord:
+        self.policy.remember_spoken(reply)
+        turn = TurnRecord(
+            index=len(self.turns), kind=kind, debtor_text=text, nlu=nlu, node=node,
+            bot_text=reply.text, bot_nodes=list(reply.nodes),
+            prompts=[{"text": p.text, "node": p.node, "interruptible": p.interruptible} for p in reply.prompts],
+            actions=[a.to_dict() for a in reply.actions], events=list(reply.events), end=reply.end,
+            at_ms=int((time.monotonic() - self._t0) * 1000), nlu_ms=round(nlu_ms, 3))
+        self.turns.append(turn)
+        for listener in self.listeners:
+            listener(turn)
+        return turn
