@@ -76,6 +76,8 @@ def summarise(state: CallState, intents: list[str], confidences: list[float], am
         details["callback_time"] = state.slots.get("callback_time")
     if state.transfer_reason:
         details["escalation_reason"] = state.transfer_reason
+        if state.outcome:
+            details["script_outcome"] = state.outcome  # e.g. hardship, before the transfer
     score = BASE[outcome]
     promise = details.get("promise_date")
     if promise:

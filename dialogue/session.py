@@ -111,6 +111,8 @@ class CallSession:
         self.policy = StagePolicy(scripts, self.stage, values, self._format_slot, attempt, self.today)
         self.turns: list[TurnRecord] = []
         self.listeners: list[Callable[[TurnRecord], None]] = []
+        self.events: list[dict[str, Any]] = []  # what happened between turns (barge-in, ...)
+        self.event_listeners: list[Callable[[dict[str, Any]], None]] = []
         self._t0 = time.monotonic()
         self._confidences: list[float] = []
         self._intents: list[str] = []
@@ -164,6 +166,13 @@ class CallSession:
         node = self.policy.state.waiting
         return self._record("silence", None, None, self.policy.silence(), node)
 
+    def note(self, kind: str, **detail: Any) -> None:
+        """Record something the audio side saw, e.g. a barge-in, with the call's clock."""
+        event = {"kind": kind, "at_ms": int((time.monotonic() - self._t0) * 1000), **detail}
+        self.events.append(event)
+        for listener in self.event_listeners:
+            listener(event)
+
     def hangup(self) -> None:
         """The debtor hung up: nothing more is said; the outcome is computed from what was."""
         self.policy.state.ended = True
@@ -179,7 +188,8 @@ class CallSession:
         turn = TurnRecord(
             index=len(self.turns), kind=kind, debtor_text=text, nlu=nlu, node=node,
             bot_text=reply.text, bot_nodes=list(reply.nodes),
-            prompts=[{"text": p.text, "node": p.node, "interruptible": p.interruptible} for p in reply.prompts],
+            prompts=[{"text": p.text, "node": p.node, "interruptible": p.interruptible, "static": p.static}
+                     for p in reply.prompts],
             actions=[a.to_dict() for a in reply.actions], events=list(reply.events), end=reply.end,
             at_ms=int((time.monotonic() - self._t0) * 1000), nlu_ms=round(nlu_ms, 3))
         self.turns.append(turn)

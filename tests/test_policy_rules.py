@@ -208,3 +208,45 @@ def test_engine_gate_overrides_a_script_that_discloses(tmp_path, accounts):
     opening = session.open()
     assert "$1,250" not in opening.bot_text
     assert opening.bot_nodes == ["verify"] and "identity_gate:greeting" in opening.events
+
+
+def _at_commitment(engines, accounts):
+    session = _session(engines, accounts)
+    session.hear("yes this is john")
+    assert session.policy.state.waiting == "ask_commitment"
+    return session
+
+
+def test_opt_out_with_a_date_is_not_a_promise(engines, accounts):
+    session = _at_commitment(engines, accounts)
+    entities = (Entity("date", "2026-11-30", "next week", 0, 9),)
+    turn = session.hear_result(NluResult("stop calling me, I'll pay next week", "stop_calling", 0.9,
+                                         entities=entities))
+    assert session.result().outcome == "opted_out"
+    assert not any(a["kind"] == "sms" for a in turn.actions)
+    assert "promise_date" not in session.policy.state.slots
+
+
+def test_hardship_with_a_date_is_not_a_promise(engines, accounts):
+    session = _at_commitment(engines, accounts)
+    entities = (Entity("date", "2026-12-01", "next month", 0, 10),)
+    session.hear_result(NluResult("I lost my job, maybe next month", "hardship", 0.9, entities=entities))
+    result = session.result()
+    assert result.outcome == "escalated" and result.details["escalation_reason"] == "hardship"
+    assert "promise_date" not in session.policy.state.slots
+
+
+def test_bare_date_answer_is_captured(engines, accounts):
+    session = _at_commitment(engines, accounts)
+    entities = (Entity("date", "2026-11-27", "friday", 0, 6),)
+    turn = session.hear_result(NluResult("friday", "out_of_scope", 0.3, entities=entities))
+    assert turn.bot_nodes[0] == "confirm_promise"
+    assert session.result().details["promise_date"] == "2026-11-27"
+
+
+def test_callback_time_goes_to_callback_slot(engines, accounts):
+    session = _at_commitment(engines, accounts)
+    entities = (Entity("date", "2026-11-24", "tomorrow", 0, 8),)
+    session.hear_result(NluResult("call me back tomorrow", "callback_later", 0.9, entities=entities))
+    slots = session.policy.state.slots
+    assert slots.get("callback_time") == "2026-11-24" and "promise_date" not in slots

@@ -28,7 +28,7 @@ from dialogue.entities import extract_entities
 from dialogue.nlu.rasa_format import NluData
 from dialogue.nlu.result import NluResult, apply_threshold
 
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"  # bump whenever _features() or the model settings change
 _PUNCT = re.compile(r"[^\w\s']+", re.UNICODE)
 
 
@@ -40,7 +40,10 @@ def normalise(text: str) -> str:
 
 def _features(locale: str) -> FeatureUnion:
     if locale.startswith("zh"):
-        return FeatureUnion([("char", TfidfVectorizer(analyzer="char", ngram_range=(1, 3),
+        # Characters and character pairs: most Chinese words are one or two characters, and
+        # trigrams are too sparse for ~100 examples per intent (with them, 5-fold cross-validated
+        # accuracy was about one point lower).
+        return FeatureUnion([("char", TfidfVectorizer(analyzer="char", ngram_range=(1, 2),
                                                       sublinear_tf=True, min_df=1))])
     return FeatureUnion([
         ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=1)),

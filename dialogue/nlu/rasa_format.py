@@ -42,6 +42,7 @@ class Example:
     intent: str
     entities: tuple[AnnotatedEntity, ...] = ()
     line: int = 0
+    intent_line: int = 0  # the `- intent:` line the example belongs to
 
 
 @dataclass
@@ -59,7 +60,7 @@ class NluData:
         return out
 
 
-def parse_example(raw: str, intent: str, line: int = 0) -> Example:
+def parse_example(raw: str, intent: str, line: int = 0, intent_line: int = 0) -> Example:
     """Strip annotations, keeping entity spans on the plain text."""
     plain: list[str] = []
     entities: list[AnnotatedEntity] = []
@@ -85,7 +86,7 @@ def parse_example(raw: str, intent: str, line: int = 0) -> Example:
     text = "".join(plain).strip()
     if any(ch in text for ch in "[]"):
         raise ValueError(f"unbalanced entity brackets in {raw!r}")
-    return Example(text, intent, tuple(entities), line)
+    return Example(text, intent, tuple(entities), line, intent_line)
 
 
 def _example_lines(block: str) -> list[tuple[int, str]]:
@@ -126,7 +127,7 @@ def load_nlu_text(text: str, file: str = "<nlu>") -> NluData:
             raise NluDataError(file, line, f"intent {intent!r}: `examples` must be a `|` block")
         try:
             for offset, raw in _example_lines(block):
-                data.examples.append(parse_example(raw, intent, line + 2 + offset))
+                data.examples.append(parse_example(raw, intent, line + 2 + offset, line))
         except ValueError as exc:
             raise NluDataError(file, line, f"intent {intent!r}: {exc}") from None
     return data

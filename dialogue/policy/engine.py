@@ -17,16 +17,23 @@ from dialogue.script.disclosure import node_reveals, node_texts
 from dialogue.script.graph import is_waiting, route_intent
 from dialogue.script.loader import LocaleScripts
 from dialogue.script.models import RESUME, Node, StageScript
-from dialogue.script.templates import render
+from dialogue.script.templates import render, variables_in
+from dialogue.variables import CONSTANTS
 
 MAX_CHAIN = 12  # nodes entered in one step; a `next` cycle in a script must not hang a call
 
-# Entities an intent fills even where the node captures nothing: a promise names its date.
+# Entities an intent fills even where the node captures nothing: a promise names its date,
+# a callback request its time (whatever slot the node would capture).
 _DEFAULT_CAPTURE = {
     "promise_to_pay": {"date": "promise_date", "amount": "promised_amount"},
     "partial_payment": {"date": "promise_date", "amount": "promised_amount"},
+    "request_plan": {"date": "promise_date"},
     "callback_later": {"date": "callback_time"},
 }
+# Only answers that *give* a value fill a node's capture slots or take its `on_capture`:
+# "friday", "yes, friday", "I'll pay friday".  "No, not today", "I lost my job, maybe next
+# month" or "don't call me, I'll pay next week" carry dates that are not promises.
+CAPTURE_INTENTS = frozenset({"out_of_scope", "affirm", "promise_to_pay", "partial_payment"})
 
 
 class StagePolicy:
@@ -98,7 +105,8 @@ class StagePolicy:
         state.visits[name] = state.visits.get(name, 0) + 1
         if text:
             rendered = self._render(text)
-            reply.prompts.append(Prompt(rendered, name, node.interruptible))
+            static = all(v in CONSTANTS for v in variables_in(text))
+            reply.prompts.append(Prompt(rendered, name, node.interruptible, static))
         if node.is_terminal:
             reply.end = state.ended = True
             return
@@ -153,7 +161,7 @@ class StagePolicy:
                 reply.end = state.ended = True
             return reply
         target = node.on.get(intent)
-        if target is None and captured and node.on_capture:
+        if target is None and captured and node.on_capture and intent in CAPTURE_INTENTS:
             target = node.on_capture
         if target is None:
             target = route_intent(self.stage, node, intent)
@@ -194,13 +202,12 @@ class StagePolicy:
     def _capture(self, node: Node, result: NluResult) -> bool:
         """Fill slots from the turn's entities; True if the node's own capture got a value."""
         captured = False
+        defaults = _DEFAULT_CAPTURE.get(result.intent, {})
         for entity in result.entities:
-            slot = node.capture.get(entity.entity)
-            if slot is not None:
-                self.state.slots[slot] = entity.value
+            slot = defaults.get(entity.entity)
+            if result.intent in CAPTURE_INTENTS and entity.entity in node.capture:
+                slot = node.capture[entity.entity]
                 captured = True
-                continue
-            slot = _DEFAULT_CAPTURE.get(result.intent, {}).get(entity.entity)
             if slot is not None:
                 self.state.slots[slot] = entity.value
         return captured

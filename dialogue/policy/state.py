@@ -16,6 +16,7 @@ class Prompt:
     text: str
     node: str
     interruptible: bool = True
+    static: bool = False  # no per-account values: the same words for every debtor (cacheable audio)
 
 
 @dataclass(frozen=True)

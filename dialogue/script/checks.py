@@ -14,11 +14,7 @@ def check_locale(scripts: LocaleScripts) -> list[Problem]:
     problems += check_stages(scripts)
     problems += check_dtmf(scripts)
     terms = tuple(scripts.lint.debt_terms)
-    for entry in scripts.strategy.stages:
-        stage = scripts.stages.get(entry.name)
-        if stage is None:
-            continue
-        doc = scripts.docs[entry.script]
+    for _entry, stage, doc in scripts.loaded_stages():
         refs = check_references(stage, doc, scripts.responses)
         problems += refs
         if any(p.code == "unknown-node" for p in refs):

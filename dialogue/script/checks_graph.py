@@ -63,6 +63,9 @@ def check_references(stage: StageScript, doc: YamlDoc, responses: dict[str, list
         if node.is_terminal and (node.on or node.default or node.next):
             out.append(doc.problem(base, f"node {name!r} ends the call, so its transitions are never used",
                                    "unused-transition", key=True, severity="warning"))
+        if node.on_capture and not node.capture:
+            out.append(doc.problem(base + ("on_capture",), f"node {name!r} has on_capture but captures "
+                                   "nothing: add capture: {date: ..., amount: ...}", "unused-transition"))
         if node.capture and not is_waiting(node):
             out.append(doc.problem(base + ("capture",), f"node {name!r} does not wait for an answer, "
                                    "so it cannot capture one", "unused-transition"))
@@ -121,7 +124,8 @@ def check_identity_first(stage: StageScript, doc: YamlDoc, responses: dict[str, 
         why = node_reveals(verify, responses, debt_terms)
         if why:
             out.append(doc.problem(("settings", "verify_identity"),
-                                   f"the identity check node reveals the debt ({why})", "identity-first"))
+                                   f"the identity check node {stage.settings.verify_identity!r} reveals "
+                                   f"the debt ({why})", "identity-first"))
     start_roots = [r for r in roots(stage)]
     parents: dict[str, tuple[str, str] | None] = {r: None for r in start_roots}
     queue = deque(start_roots)

@@ -33,31 +33,23 @@ def response_texts(responses: dict[str, list[str]], raw_is_list: dict[str, bool]
             yield path, text, key
 
 
-def _offset(doc: YamlDoc, path: PathKey, text: str, index: int) -> int:
-    """Column offset of a match inside a one-line scalar (+1 past an opening quote)."""
-    if "\n" in text:
-        return 0
-    return index + (1 if doc.style(path) in ("'", '"') else 0)
-
-
 def check_text(doc: YamlDoc, path: PathKey, text: str, constants: dict[str, str],
                lint: LintRules, *, slots_ok: set[str] | None, owner: str) -> list[Problem]:
     out: list[Problem] = []
     for index, message in syntax_errors(text):
-        out.append(doc.problem(path, message, "placeholder", offset=_offset(doc, path, text, index)))
+        out.append(doc.problem(path, message, "placeholder", at=index))
     for var in variables_in(text):
-        index = text.index("{" + var + "}")
-        off = _offset(doc, path, text, index)
+        at = text.index("{" + var + "}")
         if var not in VARIABLES:
             close = difflib.get_close_matches(var, list(VARIABLES), n=1)
             hint = f" (did you mean {{{close[0]}}}?)" if close else ""
-            out.append(doc.problem(path, f"undefined variable {{{var}}}{hint}", "undefined-variable", offset=off))
+            out.append(doc.problem(path, f"undefined variable {{{var}}}{hint}", "undefined-variable", at=at, span=len(var) + 2))
         elif var in CONSTANTS and var not in constants:
             out.append(doc.problem(path, f"{{{var}}} needs a value under constants: in strategy.yaml",
-                                   "undefined-variable", offset=off))
+                                   "undefined-variable", at=at, span=len(var) + 2))
         elif var in SLOTS and slots_ok is not None and var not in slots_ok:
             out.append(doc.problem(path, f"{owner!r} uses the slot {{{var}}}, which may still be empty: "
-                                   f"add needs: {{{var}: <node that asks for it>}}", "unguarded-slot", offset=off))
+                                   f"add needs: {{{var}: <node that asks for it>}}", "unguarded-slot", at=at, span=len(var) + 2))
     for rule in lint.forbidden:
         try:
             pattern = re.compile(rule.pattern, re.IGNORECASE)
@@ -65,7 +57,8 @@ def check_text(doc: YamlDoc, path: PathKey, text: str, constants: dict[str, str]
             continue  # reported once by check_lint_rules
         for match in pattern.finditer(text):
             out.append(doc.problem(path, f"forbidden language ({rule.reason}): {match.group(0)!r}",
-                                   "forbidden-language", offset=_offset(doc, path, text, match.start())))
+                                   "forbidden-language", at=match.start(),
+                                   span=len(match.group(0))))
     return out
 
 
@@ -76,7 +69,7 @@ def check_lint_rules(scripts: LocaleScripts) -> list[Problem]:
         try:
             re.compile(rule.pattern)
         except re.error as exc:
-            out.append(doc.problem(("forbidden", i, "pattern"), f"invalid regular expression: {exc}", "lint-rule"))
+            out.append(doc.problem(("forbidden", i, "pattern"), f"invalid regular expression {rule.pattern!r}: {exc}", "lint-rule"))
     return out
 
 
@@ -84,11 +77,7 @@ def check_locale_texts(scripts: LocaleScripts) -> list[Problem]:
     out: list[Problem] = []
     constants = scripts.strategy.constants
     lint = scripts.lint
-    for entry in scripts.strategy.stages:
-        stage = scripts.stages.get(entry.name)
-        if stage is None:
-            continue
-        doc = scripts.docs[entry.script]
+    for _entry, stage, doc in scripts.loaded_stages():
         for path, text, owner in stage_texts(stage):
             guarded = set(stage.nodes[owner].needs)
             out += check_text(doc, path, text, constants, lint, slots_ok=guarded, owner=owner)
@@ -119,7 +108,7 @@ def check_locale_texts(scripts: LocaleScripts) -> list[Problem]:
     for path, text, owner in response_texts(scripts.responses, is_list):
         out += check_text(rdoc, path, text, constants, lint, slots_ok=None, owner=owner)
     used = {n.response for s in scripts.stages.values() for n in s.nodes.values() if n.response}
-    for key in scripts.responses:
+    for key in scripts.responses if scripts.all_stages_loaded else ():  # a broken stage may use them
         if key not in used:
             out.append(rdoc.problem(("responses", key), f"response {key!r} is not used by any stage",
                                     "unused-response", key=True, severity="warning"))

@@ -65,6 +65,20 @@ class LocaleScripts:
         raise KeyError(f"unknown stage {name!r}; this locale has "
                        f"{', '.join(e.name for e in self.strategy.stages)}")
 
+    def loaded_stages(self) -> list[tuple[StageEntry, StageScript, YamlDoc]]:
+        """Each stage that loaded, once, with the entry that named it first and its file."""
+        out, seen = [], set()
+        for entry in self.strategy.stages:
+            if entry.name in seen or entry.name not in self.stages:
+                continue
+            seen.add(entry.name)
+            out.append((entry, self.stages[entry.name], self.docs[entry.script]))
+        return out
+
+    @property
+    def all_stages_loaded(self) -> bool:
+        return len(self.stages) == len({e.name for e in self.strategy.stages})
+
     def stage_for_days(self, days_overdue: int) -> StageEntry:
         """The stage whose days_overdue range holds this account (ranges are checked not to overlap)."""
         for entry in self.strategy.stages:
@@ -77,7 +91,7 @@ class LocaleScripts:
         return self.docs[self.stage_entry(stage).script]
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     """Paths relative to the working directory when inside it, so messages stay short."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -106,8 +120,12 @@ def _pydantic_problems(doc: YamlDoc, exc: ValidationError) -> list[Problem]:
 
 
 def _parse(root: Path, rel: str, model: type[BaseModel], problems: list[Problem],
-           docs: dict[str, YamlDoc]) -> Any:
-    doc, found = load_yaml(root / rel, display=_display(root / rel))
+           docs: dict[str, YamlDoc], named_at: tuple[YamlDoc, tuple] | None = None) -> Any:
+    doc, found = load_yaml(root / rel, display=display_path(root / rel))
+    if named_at is not None and any(p.code == "missing-file" for p in found):
+        # Point at the line that names the file: that is what the designer has to fix.
+        ref_doc, path = named_at
+        found = [ref_doc.problem(path, f"file {rel!r} not found in {display_path(root)}", "missing-file")]
     problems.extend(found)
     if doc is None:
         return None
@@ -130,13 +148,20 @@ def read_locale(root: Path) -> tuple[LocaleScripts | None, list[Problem]]:
     if strategy is None:
         return None, problems
     stages: dict[str, StageScript] = {}
+    seen: set[str] = set()
     for entry in strategy.stages:
-        script = _parse(root, entry.script, StageScript, problems, docs)
+        if entry.name in seen:
+            continue  # reported by check_stages; the first definition stands
+        seen.add(entry.name)
+        index = strategy.stages.index(entry)
+        script = _parse(root, entry.script, StageScript, problems, docs,
+                        (docs[STRATEGY_FILE], ("stages", index, "script")))
         if script is not None:
             stages[entry.name] = script
-    responses = _parse(root, strategy.responses, Responses, problems, docs)
-    sms = _parse(root, strategy.sms, SmsTemplates, problems, docs)
-    lint = _parse(root, strategy.lint, LintRules, problems, docs)
+    strategy_doc = docs[STRATEGY_FILE]
+    responses = _parse(root, strategy.responses, Responses, problems, docs, (strategy_doc, ("responses",)))
+    sms = _parse(root, strategy.sms, SmsTemplates, problems, docs, (strategy_doc, ("sms",)))
+    lint = _parse(root, strategy.lint, LintRules, problems, docs, (strategy_doc, ("lint",)))
     if responses is None or sms is None or lint is None:
         return None, problems  # stage checks need these; a broken stage file alone is skipped
     variants = {k: [v] if isinstance(v, str) else list(v) for k, v in responses.responses.items()}

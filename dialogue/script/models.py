@@ -48,6 +48,14 @@ class Action(_Strict):
     sms: str | None = Field(None, description="name of an SMS template in sms.yaml")
     callback: CallbackSpec | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_hangup(cls, data: object) -> object:
+        # `- hangup:` with nothing after it is YAML null; the designer clearly meant hang up.
+        if isinstance(data, dict) and "hangup" in data and data["hangup"] is None:
+            return {**data, "hangup": {}}
+        return data
+
     @model_validator(mode="after")
     def _exactly_one(self) -> "Action":
         chosen = [k for k in ("transfer", "hangup", "sms", "callback") if getattr(self, k) is not None]

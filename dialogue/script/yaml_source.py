@@ -35,57 +35,95 @@ ScriptLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
+def _norm(path: PathKey) -> tuple[str, ...]:
+    """Paths compare as text: YAML's key "5" and pydantic's loc 5 are the same place."""
+    return tuple(str(p) for p in path)
+
+
+@dataclass
+class _Scalar:
+    line: int  # 1-based start of the value (the quote or block indicator)
+    col: int
+    raw: str   # the source text of the value, as written
+
+
 @dataclass
 class YamlDoc:
     file: str
     data: Any
-    marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-    key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-    styles: dict[PathKey, str | None] = field(default_factory=dict)
-
-    def style(self, path: PathKey) -> str | None:
-        """Scalar style (None plain, "'" or '"' quoted, "|" or ">" block) of a value."""
-        return self.styles.get(tuple(path))
+    marks: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
+    scalars: dict[tuple[str, ...], _Scalar] = field(default_factory=dict)
 
     def where(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
         """Position of the deepest known prefix of path (the key itself if key=True)."""
-        path = tuple(path)
-        while path:
-            if key and path in self.key_marks:
-                return self.key_marks[path]
-            if path in self.marks:
-                return self.marks[path]
-            path = path[:-1]
+        norm = _norm(path)
+        while norm:
+            if key and norm in self.key_marks:
+                return self.key_marks[norm]
+            if norm in self.marks:
+                return self.marks[norm]
+            norm = norm[:-1]
         return self.marks.get((), (1, 1))
 
+    def where_in_text(self, path: PathKey, index: int, length: int = 1) -> tuple[int, int]:
+        """Line and column of the text value[index:index+length] as written in the source.
+
+        Escapes, quoting and line folding make value and source offsets differ, so the span is
+        found in the source itself (the same occurrence of it); if it cannot be, the start of
+        the value is the answer."""
+        scalar = self.scalars.get(_norm(path))
+        if scalar is None:
+            return self.where(path)
+        value = self.data_text(path)
+        needle = value[index:index + max(1, length)]
+        occurrence = value[:index].count(needle) if needle else 0
+        pos = -1
+        for _ in range(occurrence + 1):
+            pos = scalar.raw.find(needle, pos + 1)
+            if pos < 0:
+                return scalar.line, scalar.col
+        before = scalar.raw[:pos]
+        row = before.count("\n")
+        col = (scalar.col + pos) if row == 0 else (pos - before.rfind("\n"))
+        return scalar.line + row, col
+
+    def data_text(self, path: PathKey) -> str:
+        value: Any = self.data
+        for part in path:
+            value = value[part]
+        return value if isinstance(value, str) else ""
+
     def problem(self, path: PathKey, message: str, code: str, *, key: bool = False,
-                severity: str = "error", offset: int = 0) -> Problem:
-        line, col = self.where(path, key=key)
-        return Problem(self.file, line, col + offset, message, severity, code)  # type: ignore[arg-type]
+                severity: str = "error", at: int | None = None, span: int = 1) -> Problem:
+        """A problem at a value (or its key), or at text[at:at+span] inside a text value."""
+        line, col = self.where_in_text(path, at, span) if at is not None else self.where(path, key=key)
+        return Problem(self.file, line, col, message, severity, code)  # type: ignore[arg-type]
 
 
 def _pos(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _walk(node: yaml.Node, path: PathKey, doc: YamlDoc, problems: list[Problem]) -> None:
+def _walk(node: yaml.Node, path: tuple[str, ...], doc: YamlDoc, problems: list[Problem], text: str) -> None:
     doc.marks[path] = _pos(node)
     if isinstance(node, yaml.ScalarNode):
-        doc.styles[path] = node.style
+        line, col = _pos(node)
+        doc.scalars[path] = _Scalar(line, col, text[node.start_mark.index:node.end_mark.index])
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
-            key = key_node.value
+            key = str(key_node.value)
             if key in seen:
                 line, col = _pos(key_node)
                 problems.append(Problem(doc.file, line, col, f"duplicate key {key!r}", "error",
                                         "duplicate-key"))
             seen.add(key)
             doc.key_marks[path + (key,)] = _pos(key_node)
-            _walk(value_node, path + (key,), doc, problems)
+            _walk(value_node, path + (key,), doc, problems, text)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, path + (index,), doc, problems)
+            _walk(item, path + (str(index),), doc, problems, text)
 
 
 def compose(text: str) -> tuple[yaml.Node | None, Any]:
@@ -119,5 +157,5 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[YamlDoc | None, l
     doc = YamlDoc(name, data)
     problems: list[Problem] = []
     if node is not None:
-        _walk(node, (), doc, problems)
+        _walk(node, (), doc, problems, text)
     return doc, problems

@@ -18,6 +18,7 @@ from dialogue.accounts import AccountError, load_account
 from dialogue.engine import engine_for
 from dialogue.script.problems import ScriptError
 from dialogue.session import CallSession, CallSetupError, TurnRecord
+from voicebot.cli.turn_view import show_turn
 
 SILENCE = "<silence>"
 
@@ -37,26 +38,12 @@ def _debtor_lines(debtor: str | None, interactive: bool, console: Console) -> It
             yield line.rstrip("\n")
 
 
-def _show(console: Console, turn: TurnRecord) -> None:
-    if turn.debtor_text is not None:
-        nlu = turn.nlu or {}
-        ents = ", ".join(f"{e['entity']}={e['value']}" for e in nlu.get("entities", []))
-        console.print(f"[cyan]debtor[/] {turn.debtor_text}  [dim]({nlu.get('intent')} "
-                      f"{nlu.get('confidence', 0):.2f}{'; ' + ents if ents else ''})[/]")
-    elif turn.kind == "silence":
-        console.print("[cyan]debtor[/] [dim]<silence>[/]")
-    if turn.bot_text:
-        console.print(f"[green]bot[/]    {turn.bot_text}  [dim]{' > '.join(turn.bot_nodes)}[/]")
-    for action in turn.actions:
-        console.print(f"         [magenta]action[/] {action}")
-
-
 def run_chat(session: CallSession, lines: Iterable[str], emit_json: bool, console: Console) -> dict:
     def emit(turn: TurnRecord) -> None:
         if emit_json:
             print(json.dumps(turn.to_dict(), ensure_ascii=False), flush=True)
         else:
-            _show(console, turn)
+            show_turn(console, turn)
 
     emit(session.open())
     for line in lines:

@@ -75,7 +75,7 @@ def eval_cmd(
     file: Path = typer.Argument(..., help="Rasa-format NLU file to evaluate on"),
     locale: str = LOCALE,
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead"),
-    threshold: float = typer.Option(None, min=0.0, max=1.0,
+    threshold: float | None = typer.Option(None, min=0.0, max=1.0,
                                     help="confidence threshold (default: the strategy's)"),
 ) -> None:
     """Evaluate the locale's configured NLU backend on FILE: per-intent P/R/F1 and confusions."""

@@ -1,0 +1,1 @@
+"""Audio analysis for the listening side of a call (voice activity detection)."""

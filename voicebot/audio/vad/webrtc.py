@@ -1,0 +1,117 @@
+"""WebRTC voice activity detection for pipecat, the cheap default for phone calls.
+
+webrtcvad (Google's WebRTC GMM detector) costs about 2 us per 20 ms frame, against about
+170 us per 32 ms window for Silero (see /work/shared/STACK.md), so one core can gate
+thousands of concurrent calls. It is less robust than Silero to music and loud noise, which
+is why :func:`voicebot.audio.vad.make_vad_analyzer` can still select Silero.
+
+webrtcvad answers yes/no per frame. pipecat's :class:`VADAnalyzer` state machine already
+does the smoothing a binary detector needs: ``start_secs`` of consecutive voiced frames
+before "started speaking", ``stop_secs`` of unvoiced frames before "stopped speaking", plus
+a loudness gate (``min_volume``). So the confidence is simply 1.0 or 0.0, and any
+``VADParams.confidence`` in (0, 1] means "webrtcvad said speech".
+"""
+
+from __future__ import annotations
+
+import webrtcvad
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+
+#: Sample rates webrtcvad accepts (the test suite covers the two telephony ones, 8 and 16 kHz).
+SUPPORTED_SAMPLE_RATES = (8000, 16000, 32000, 48000)
+#: Frame lengths webrtcvad accepts.
+SUPPORTED_FRAME_MS = (10, 20, 30)
+#: 20 ms matches carrier packetisation (G.711 RTP and Twilio media frames are 20 ms).
+DEFAULT_FRAME_MS = 20
+#: Aggressiveness 0 (least) .. 3 (most). 2 rejects line noise without clipping soft onsets.
+DEFAULT_MODE = 2
+
+
+class WebRTCVADAnalyzer(VADAnalyzer):
+    """pipecat VAD analyzer backed by webrtcvad.
+
+    One analyzer serves one audio stream (webrtcvad adapts its noise model to the stream),
+    so create one per call, as with every pipecat analyzer.
+    """
+
+    def __init__(
+        self,
+        *,
+        sample_rate: int | None = None,
+        params: VADParams | None = None,
+        mode: int = DEFAULT_MODE,
+        frame_ms: int = DEFAULT_FRAME_MS,
+    ):
+        """Create the analyzer.
+
+        Args:
+            sample_rate: Input rate in Hz; ``None`` takes the pipeline's input rate at start.
+            params: pipecat VAD timing/threshold parameters.
+            mode: webrtcvad aggressiveness, 0-3 (default 2).
+            frame_ms: Analysis frame, 10, 20 or 30 ms (default 20).
+
+        Raises:
+            ValueError: For an unsupported mode, frame length or sample rate.
+        """
+        if mode not in (0, 1, 2, 3):
+            raise ValueError(f"webrtcvad mode must be 0, 1, 2 or 3 (got {mode})")
+        if frame_ms not in SUPPORTED_FRAME_MS:
+            raise ValueError(f"webrtcvad frames must be 10, 20 or 30 ms (got {frame_ms})")
+        if sample_rate is not None:
+            _check_sample_rate(sample_rate)
+        super().__init__(sample_rate=sample_rate, params=params)
+        self._mode = mode
+        self._frame_ms = frame_ms
+        self._vad = webrtcvad.Vad(mode)
+
+    @property
+    def mode(self) -> int:
+        """webrtcvad aggressiveness in use."""
+        return self._mode
+
+    @property
+    def frame_ms(self) -> int:
+        """Analysis frame length in milliseconds."""
+        return self._frame_ms
+
+    def set_sample_rate(self, sample_rate: int):
+        """Adopt the stream's sample rate, refusing the ones webrtcvad cannot analyse.
+
+        Raises:
+            ValueError: If the effective rate is not 8, 16, 32 or 48 kHz.
+        """
+        _check_sample_rate(self._init_sample_rate or sample_rate)
+        super().set_sample_rate(sample_rate)
+
+    def num_frames_required(self) -> int:
+        """Samples per analysis frame (160 at 8 kHz, 320 at 16 kHz for 20 ms)."""
+        return self.sample_rate * self._frame_ms // 1000
+
+    def voice_confidence(self, buffer: bytes) -> float:
+        """Return 1.0 if webrtcvad hears speech in this frame, else 0.0.
+
+        Unlike pipecat's Silero analyzer this raises instead of returning 0 on bad input:
+        pipecat itself always slices exact frames, so a wrong size means a caller bug
+        (wrong rate or frame length) that would otherwise read as endless silence.
+
+        Raises:
+            ValueError: If the sample rate is unset or ``buffer`` is not exactly one frame.
+        """
+        if not self.sample_rate:
+            raise ValueError("WebRTCVADAnalyzer: sample rate not set (call set_sample_rate)")
+        expected = self.num_frames_required() * 2
+        if len(buffer) != expected:
+            raise ValueError(
+                f"WebRTCVADAnalyzer: expected {expected} bytes "
+                f"({self._frame_ms} ms of 16-bit mono at {self.sample_rate} Hz), "
+                f"got {len(buffer)}"
+            )
+        return 1.0 if self._vad.is_speech(buffer, self.sample_rate) else 0.0
+
+
+def _check_sample_rate(sample_rate: int) -> None:
+    if sample_rate not in SUPPORTED_SAMPLE_RATES:
+        raise ValueError(
+            f"webrtcvad supports {', '.join(map(str, SUPPORTED_SAMPLE_RATES))} Hz "
+            f"(got {sample_rate} Hz); resample the input first"
+        )

@@ -1,0 +1,92 @@
+"""Assemble and run one call's pipeline; the same assembly serves every transport.
+
+    transport.input → VAD → ASR → dialogue → TTS → transport.output → recorder
+
+Models are not loaded here: the ASR/TTS services passed in share process-wide models
+(audio_models.loader), so a call costs only its own small state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.transports.base_transport import BaseTransport
+from pipecat.workers.runner import WorkerRunner
+
+from dialogue.session import CallSession
+from voicebot.pipeline.dialogue_processor import DialogueProcessor
+from voicebot.recording.call_record import CallRecorder
+from voicebot.recording.wav import GrowingWav
+
+RECORDING_FLUSH_S = 1.0
+
+
+@dataclass
+class CallParts:
+    """What a call needs besides its transport: analyzer and services for its locale/voice."""
+
+    vad: VADAnalyzer
+    stt: FrameProcessor
+    tts: FrameProcessor
+    sample_rate: int
+    extra_processors: list[FrameProcessor] = field(default_factory=list)
+
+
+@dataclass
+class BuiltCall:
+    pipeline: Pipeline
+    worker: PipelineWorker
+    dialogue: DialogueProcessor
+    recorder: CallRecorder
+    wav: GrowingWav
+
+
+def build_call(transport: BaseTransport, session: CallSession, parts: CallParts,
+               records_dir: Path, idle_timeout_s: float | None = 120.0) -> BuiltCall:
+    recorder = CallRecorder(records_dir, session)
+    wav = GrowingWav(recorder.wav_path, parts.sample_rate, channels=2)
+    dialogue = DialogueProcessor(session, on_timing=recorder.on_timing)
+    audio = AudioBufferProcessor(sample_rate=parts.sample_rate, num_channels=2,
+                                 buffer_size=int(parts.sample_rate * 2 * RECORDING_FLUSH_S),
+                                 auto_start_recording=True)
+
+    @audio.event_handler("on_track_audio_data")
+    async def _on_audio(_proc, user: bytes, bot: bytes, _rate: int, _channels: int) -> None:
+        wav.append_stereo(user, bot)  # debtor left, bot right
+
+    pipeline = Pipeline([
+        transport.input(),
+        VADProcessor(vad_analyzer=parts.vad),
+        parts.stt,
+        dialogue,
+        *parts.extra_processors,
+        parts.tts,
+        transport.output(),
+        audio,
+    ])
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(audio_in_sample_rate=parts.sample_rate,
+                              audio_out_sample_rate=parts.sample_rate, enable_metrics=True),
+        idle_timeout_secs=idle_timeout_s,
+        enable_rtvi=False,
+    )
+    return BuiltCall(pipeline, worker, dialogue, recorder, wav)
+
+
+async def run_call(call: BuiltCall, extra: dict | None = None) -> dict:
+    """Run until the dialogue ends the call (or the transport hangs up); return the summary."""
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(call.worker)
+    try:
+        await runner.run()
+    finally:
+        call.wav.close()
+    return call.recorder.finish(extra)

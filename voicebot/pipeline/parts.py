@@ -1,0 +1,59 @@
+"""Choose the models a call uses from the catalogue: VAD, the locale's recogniser, the voice.
+
+Everything heavy is shared per process (audio_models.loader, the Whisper/Vosk model caches,
+the prompt-audio cache); what is built here per call is small state."""
+
+from __future__ import annotations
+
+import numpy as np
+from pipecat.audio.vad.vad_analyzer import VADParams
+
+from audio_models.catalogue import ModelNotFoundError, load_catalogue
+from dialogue.session import CallSession
+from voicebot.audio.vad.factory import make_vad_analyzer
+from voicebot.pipeline.builder import CallParts
+from voicebot.services.piper.base import create_tts_service
+
+VAD_STOP_SECS = 0.5   # trailing silence that ends a debtor turn
+VAD_START_SECS = 0.2  # speech needed to count as the debtor talking (barge-in)
+
+
+def make_stt(session: CallSession, sample_rate: int):
+    """The locale's recogniser, hinted with the words this call is likely to hear."""
+    spec = load_catalogue().recognizer_for(session.scripts.locale)
+    account = session.account
+    if spec.engine == "whisper":
+        from voicebot.services.whisper import LocalWhisperSTTService
+
+        hotwords = " ".join(dict.fromkeys([account.name, account.given_name, account.lender]))
+        return LocalWhisperSTTService(sample_rate=sample_rate, hotwords=hotwords)
+    from voicebot.services.vosk import VoskSTTService
+
+    path = load_catalogue().model_path(spec.id)
+    return VoskSTTService(sample_rate=sample_rate, model_path=path)
+
+
+def call_parts(session: CallSession, sample_rate: int, vad_kind: str = "webrtc") -> CallParts:
+    vad = make_vad_analyzer(vad_kind, sample_rate,  # type: ignore[arg-type]
+                            VADParams(start_secs=VAD_START_SECS, stop_secs=VAD_STOP_SECS))
+    try:
+        stt = make_stt(session, sample_rate)
+    except ModelNotFoundError as exc:
+        raise RuntimeError(f"no speech recogniser for locale {session.scripts.locale!r}: {exc}") from exc
+    tts = create_tts_service(session.voice, sample_rate=sample_rate)
+    return CallParts(vad=vad, stt=stt, tts=tts, sample_rate=sample_rate)
+
+
+def debtor_voice_for(locale: str, bot_voice: str) -> str:
+    """A voice of the locale other than the bot's, so the simulated debtor sounds different."""
+    others = [v.id for v in load_catalogue().voices_for(locale) if v.id != bot_voice]
+    if not others:
+        raise RuntimeError(f"the catalogue has no second {locale!r} voice for a simulated debtor")
+    return others[0]
+
+
+async def render_speech(voice_id: str, text: str, sample_rate: int) -> np.ndarray:
+    """Whole-utterance audio, int16 mono, for a simulated caller."""
+    tts = create_tts_service(voice_id, sample_rate=sample_rate)
+    pcm = await tts.render(text, sample_rate)
+    return np.frombuffer(pcm, dtype="<i2").copy()

@@ -1,0 +1,1 @@
+"""Catalogue voices on espeak-ng, run as a subprocess (see `tts.py`)."""

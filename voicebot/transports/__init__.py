@@ -1,0 +1,1 @@
+"""Transports this engine adds to pipecat's (one folder each)."""
