@@ -384,8 +384,12 @@ def test_long_prompts_are_cut_at_clauses_so_the_first_piece_is_short():
     pieces = split_for_tts(LONG_TEXT)
     assert " ".join(pieces) == LONG_TEXT and pieces[0] == "Hello,"
     assert all(p[-1] in ",." for p in pieces)  # only at clause or sentence ends
-    no_clause = "Our records show a minimum payment of forty five dollars that was due last Friday."
-    assert split_for_tts(no_clause) == [no_clause]  # never cut mid-clause
+    no_clause = "Our records show a minimum payment of forty five dollars due last Friday."
+    assert split_for_tts(no_clause) == [no_clause]  # never cut mid-phrase
+    # With no punctuated break in reach, a long first sentence is cut before a subordinator.
+    relative = "Our records show a minimum payment of forty five dollars that was due last Friday."
+    assert split_for_tts(relative) == ["Our records show a minimum payment of forty five dollars",
+                                       "that was due last Friday."]
     zh_text = "您好,我是北辰客户服务中心的小安,请问您是张伟先生吗?您的账单已经逾期三天。"
     zh = split_for_tts(zh_text)
     assert zh[0] == "您好," and "".join(zh) == zh_text

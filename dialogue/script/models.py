@@ -157,6 +157,9 @@ class Strategy(_Strict):
     sms: str = "sms.yaml"
     lint: str = "lint.yaml"
     dtmf: dict[str, str] = Field(default_factory=dict, description="keypad digit -> intent")
+    asr_hints: list[str] = Field(
+        default_factory=list,
+        description="words the recogniser should favour (with the debtor's name and the lender)")
     stages: list[StageEntry] = Field(min_length=1)
 
 

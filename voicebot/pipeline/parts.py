@@ -16,6 +16,8 @@ from voicebot.services.piper.base import create_tts_service
 
 VAD_STOP_SECS = 0.5   # trailing silence that ends a debtor turn
 VAD_START_SECS = 0.2  # speech needed to count as the debtor talking (barge-in)
+WHISPER_BEAM = 1      # greedy: as accurate on short debtor lines, faster, no repeated tails
+TTS_FIRST_CHUNK = 30  # characters in the first synthesised piece: time to first audio
 
 
 def make_stt(session: CallSession, sample_rate: int):
@@ -25,8 +27,9 @@ def make_stt(session: CallSession, sample_rate: int):
     if spec.engine == "whisper":
         from voicebot.services.whisper import LocalWhisperSTTService
 
-        hotwords = " ".join(dict.fromkeys([account.name, account.given_name, account.lender]))
-        return LocalWhisperSTTService(sample_rate=sample_rate, hotwords=hotwords)
+        words = [account.name, account.given_name, account.lender, *session.scripts.strategy.asr_hints]
+        hotwords = " ".join(dict.fromkeys(words))
+        return LocalWhisperSTTService(sample_rate=sample_rate, hotwords=hotwords, beam_size=WHISPER_BEAM)
     from voicebot.services.vosk import VoskSTTService
 
     path = load_catalogue().model_path(spec.id)
@@ -40,7 +43,7 @@ def call_parts(session: CallSession, sample_rate: int, vad_kind: str = "webrtc")
         stt = make_stt(session, sample_rate)
     except ModelNotFoundError as exc:
         raise RuntimeError(f"no speech recogniser for locale {session.scripts.locale!r}: {exc}") from exc
-    tts = create_tts_service(session.voice, sample_rate=sample_rate)
+    tts = create_tts_service(session.voice, sample_rate=sample_rate, first_chunk_chars=TTS_FIRST_CHUNK)
     return CallParts(vad=vad, stt=stt, tts=tts, sample_rate=sample_rate)
 
 

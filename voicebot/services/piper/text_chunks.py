@@ -9,7 +9,8 @@ twice what is queued before it (capped at 220): at a real-time factor below 0.5 
 in time. A sentence over the limit is cut at a clause boundary (comma, semicolon, colon, dash, or
 their CJK forms): the last one within the limit, even as short as "Hello,", else the first one
 after it. Never mid-clause, which would break the phrase's prosody (or a name), unless a run-on
-has no clause boundary in over twice `max_chunk`. The punctuation stays on the piece so the voice
+has no clause boundary in over twice `max_chunk`; a sentence with no punctuated break in reach may be cut before a
+subordinating word ("that", "because", "and", ...). The punctuation stays on the piece so the voice
 keeps its continuing intonation. Sentences are never merged. Length is counted in "Latin-character
 equivalents" (a CJK character counts 3), about 15 per second of speech.
 """
@@ -22,6 +23,10 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 # Sentence end: .!? followed by space, or CJK .!?; which need no space after them.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|(?<=[。!?;])[\"'”’)\]]*\s*")
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+[—–-]\s+|(?<=[,、;:])\s*")
+# English phrase boundaries without punctuation: before a relative or subordinate word. Used
+# only when a sentence has no punctuated clause break where one is needed, so a long first
+# sentence ("... a payment plan | that fits your situation.") still starts speaking early.
+_PHRASE_START = re.compile(r"\s+(?=(?:that|which|because|so that|but|and|or|if|when|while|until|before|after)\b)")
 # Words after which a period does not end a sentence (titles, initials, "No. 5").
 _ABBREVIATION = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|No|vs|etc|e\.g|i\.e|approx)|\b[A-Z])\.$", re.I
@@ -75,6 +80,8 @@ def _best_cut(text: str, limit: int, max_chunk: int) -> int | None:
         return None
     shortest = max(12, limit // 4)  # a shorter tail sounds clipped; a head may be "Hello,"
     cuts = [m.end() for m in _CLAUSE_END.finditer(text)]
+    if not any(speech_length(text[:c]) <= limit for c in cuts):
+        cuts = sorted(set(cuts) | {m.end() for m in _PHRASE_START.finditer(text)})
     cuts = [c for c in cuts if speech_length(text[:c]) >= 5 and speech_length(text[c:]) >= shortest]
     within = [c for c in cuts if speech_length(text[:c]) <= limit]
     if within or cuts:

@@ -128,8 +128,10 @@ def transcribe_short(
     hit_cap = len(prompt) + len(tokens) >= max_length
     avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else -math.inf
     text = shared.tokenizer.decode(tokens).strip()
-    if hit_cap:
-        text = trim_restart(text)
+    # Tiny Whisper on a short line padded to a 10 s window often starts the line over,
+    # capped or not ("What do I owe? What do I owe?"); a debtor who truly says the same
+    # words twice in one breath loses only the repeat, which changes neither intent nor entities.
+    text = trim_restart(text)
     if _is_silence(result.no_speech_prob, avg_logprob, no_speech_threshold, log_prob_threshold):
         text = ""
     return Transcript(text, float(result.no_speech_prob), float(avg_logprob), window, hit_cap)
@@ -179,9 +181,7 @@ def trim_restart(text: str, min_words: int = 2) -> str:
     """Cut a capped decode that started the sentence over.
 
     "Stop calling me! Stop calling me! Stop" becomes "Stop calling me!": the shortest
-    prefix of at least ``min_words`` words such that everything after it repeats it. Only
-    applied when the decode hit its length cap, so a debtor who really repeats themselves
-    (and the decode ended normally) is left alone.
+    prefix of at least ``min_words`` words such that everything after it repeats it.
     """
     spans = list(re.finditer(r"\S+", text))
     words = [_norm(m.group()) for m in spans]
