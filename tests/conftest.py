@@ -23,3 +23,43 @@ def engines() -> dict[str, DialogueEngine]:
 @pytest.fixture(scope="session")
 def accounts() -> dict[str, Account]:
     return {a.id: a for a in load_accounts(SAMPLE_ACCOUNTS)}
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real Redis: REDIS_URL if given, else a private redis-server started for this run."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import redis
+
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run ./setup.sh (it installs it with apt)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(folder)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("private redis-server did not start")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -129,7 +129,7 @@ def validate_copy(tmp_path: Path, *edits: Edit, source: Path = EN) -> Validated:
 def emitted_codes() -> set[str]:
     """Every problem code written in the validator's source (Problem(...) and doc.problem(...))."""
     codes: set[str] = set()
-    for path in sorted((REPO / "dialogue" / "script").glob("*.py")):
+    for path in sorted((REPO / "dialogue" / "script").glob("*.py")) + [REPO / "voicebot" / "cli" / "scripts_cmd.py"]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
                 continue
@@ -156,6 +156,7 @@ CONSEQUENCES_FEE = "a late fee of {late_fee}"
 OFFER_PLAN_ON = "      affirm: plan_transfer\n      deny: plan_callback\n"
 POLICE_EDIT = replace("early.yaml", "We'll note that on your account.",
                       "We'll note that on your account, or we will call the police.")
+EARLY_STAGE = "    script: early.yaml\n    voices: [en-joe, en-kate]\n    sms:\n      after_call_no_payment: bill_reminder\n"
 UNUSED_EDIT = append("responses.yaml", '  ask_employer: "Where do you work?"\n')
 _EARLY = (EN / "early.yaml").read_text(encoding="utf-8")
 EARLY_GLOBAL_BLOCK = _EARLY[_EARLY.index("global:\n"):_EARLY.index("nodes:\n")]
@@ -446,6 +447,25 @@ CASES: list[Case] = [
     Case("nlu-data/file-not-found",
          (replace("strategy.yaml", "  data: nlu.yml\n", "  data: nlu.yaml\n"),),
          "nlu-data", "strategy.yaml", "data: nlu.yaml", ("nlu.yaml", "not found"), col_at="nlu.yaml"),
+    # --- capture, trigger templates, voices ------------------------------------------------------
+    Case("unused-transition/on-capture-without-capture",
+         (replace("early.yaml", "    capture: {date: callback_time}\n    on_capture: callback_confirm\n",
+                  "    on_capture: callback_confirm\n"),),
+         "unused-transition", "early.yaml", "on_capture: callback_confirm", ("'ask_callback_time'", "captures"),
+         nth=0),
+    Case("unguarded-slot/sms-trigger-template",
+         (replace("strategy.yaml", EARLY_STAGE,
+                  EARLY_STAGE.replace("bill_reminder", "promise_confirmation")),),
+         "unguarded-slot", "strategy.yaml", "after_call_no_payment: promise_confirmation",
+         ("'promise_confirmation'", "promise_date"), nth=0),
+    Case("unknown-voice/typo",
+         (replace("strategy.yaml", EARLY_STAGE, EARLY_STAGE.replace("en-kate", "en-kat")),),
+         "unknown-voice", "strategy.yaml", "voices: [en-joe, en-kat]", ("'en-kat'", "'en-kate'"),
+         nth=0, col_at="en-kat"),
+    Case("unknown-voice/other-language",
+         (replace("strategy.yaml", EARLY_STAGE, EARLY_STAGE.replace("en-kate", "zh-xiaoyu")),),
+         "unknown-voice", "strategy.yaml", "voices: [en-joe, zh-xiaoyu]", ("'zh-xiaoyu'", "zh"),
+         nth=0),
     # --- warnings -------------------------------------------------------------------------------
     Case("unused-response",
          (UNUSED_EDIT,),

@@ -107,3 +107,17 @@ def test_keypad_zero_reaches_a_human(accounts, tmp_path):
     dtmf = [t for t in result.summary["turns"] if t["kind"] == "dtmf"]
     assert dtmf and dtmf[0]["nlu"]["intent"] == "request_human"
     assert result.summary["outcome"] == "escalated"
+
+
+def test_static_prompts_are_synthesised_once_per_process(accounts, tmp_path):
+    """"Will you be able to make at least the minimum payment...?" has no per-account value:
+    the second call replays its cached audio instead of synthesising it again."""
+    from audio_models.prompt_cache import default_prompt_cache
+
+    cache = default_prompt_cache()
+    _simulate(accounts, "EN-EARLY-1", "yes this is John|I can pay it on Friday", tmp_path)
+    hits = cache.hits
+    result = _simulate(accounts, "EN-EARLY-1", "yes this is John|I can pay it on Friday", tmp_path)
+    static = [p for t in result.summary["turns"] for p in t["prompts"] if p["static"]]
+    assert static, "the early script has prompts without per-account values"
+    assert cache.hits > hits

@@ -1,0 +1,1 @@
+"""The edges to phone networks: media-stream server, carrier providers, handoff, campaigns."""
