@@ -1,0 +1,27 @@
+"""Pick the bus from the environment: Redis when REDIS_URL is set, in-process otherwise.
+
+One switch for the whole deployment, as in the design: nothing to configure on one machine,
+one variable to scale out.  `VOICEBOT_BUS_PREFIX` namespaces keys and channels on a Redis
+shared with other deployments (default `voicebot:`).
+
+Call it once per process and pass the bus around: two in-process buses in one process do not
+see each other.  Nothing connects here; `await bus.check()` at start-up fails fast (naming the
+URL) when Redis is down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from telephony.bus.base import Bus
+from telephony.bus.memory import InProcessBus
+from telephony.bus.redis_bus import DEFAULT_PREFIX, RedisBus
+
+
+def bus_from_env(env: Mapping[str, str] | None = None, *, prefix: str | None = None) -> Bus:
+    env = os.environ if env is None else env
+    url = (env.get("REDIS_URL") or "").strip()
+    if not url:
+        return InProcessBus()
+    return RedisBus(url, prefix=prefix or env.get("VOICEBOT_BUS_PREFIX") or DEFAULT_PREFIX)

@@ -1,0 +1,88 @@
+"""Channel names and event shapes for live calls, and an ordered publisher for one call.
+
+The console and any monitor subscribe to `CALLS_CHANNEL` for calls starting and ending, and to
+`call_channel(call_id)` for one call's turns as they happen.  `CallFeed` bridges the session's
+synchronous turn listeners to the async bus through one queue and one task, so a call's events
+reach the bus in the order they happened even on Redis, and a slow bus never blocks the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from telephony.bus.base import Bus, BusError, Event
+
+if TYPE_CHECKING:
+    from dialogue.session import CallSession, TurnRecord
+
+log = logging.getLogger(__name__)
+
+CALLS_CHANNEL = "calls"             # {"type": "call.started" | "call.ended", "call_id", ...}
+
+
+def call_channel(call_id: str) -> str:
+    """One call's live transcript: {"type": "call.turn", "call_id", "turn": TurnRecord dict}."""
+    return f"call:{call_id}"
+
+
+def started_event(session: "CallSession") -> Event:
+    return {"type": "call.started", "call_id": session.call_id, "account_id": session.account.id,
+            "stage": session.stage, "locale": session.scripts.locale, "attempt": session.attempt}
+
+
+def turn_event(call_id: str, turn: "TurnRecord") -> Event:
+    return {"type": "call.turn", "call_id": call_id, "turn": turn.to_dict()}
+
+
+def ended_event(session: "CallSession") -> Event:
+    return {"type": "call.ended", "call_id": session.call_id, "account_id": session.account.id,
+            "result": session.result().to_dict()}
+
+
+class CallFeed:
+    """Publishes one call's lifecycle and turns, in order.  Use inside the call's event loop:
+
+        feed = CallFeed(bus, session); await feed.start()   # call.started, then every turn
+        ...                                                  # session.open()/hear() as usual
+        await feed.end()                                     # call.ended, flushed, detached
+
+    A bus failure is logged, not raised into the call: a live view is worth less than the call.
+    """
+
+    def __init__(self, bus: Bus, session: "CallSession"):
+        self.bus, self.session = bus, session
+        self._queue: asyncio.Queue[tuple[str, Event] | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.failures = 0
+
+    def _on_turn(self, turn: "TurnRecord") -> None:
+        self._queue.put_nowait((call_channel(self.session.call_id), turn_event(self.session.call_id, turn)))
+
+    async def _pump(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            channel, event = item
+            try:
+                await self.bus.publish(channel, event)
+            except BusError as exc:
+                self.failures += 1
+                log.warning("live feed of call %s: %s", self.session.call_id, exc)
+
+    async def start(self) -> None:
+        event = started_event(self.session)
+        self._queue.put_nowait((CALLS_CHANNEL, event))
+        self._queue.put_nowait((call_channel(self.session.call_id), event))
+        self.session.listeners.append(self._on_turn)
+        self._task = asyncio.create_task(self._pump(), name=f"call-feed-{self.session.call_id}")
+
+    async def end(self, **extra: Any) -> None:
+        with contextlib.suppress(ValueError):
+            self.session.listeners.remove(self._on_turn)
+        event = {**ended_event(self.session), **extra}
+        self._queue.put_nowait((call_channel(self.session.call_id), event))
+        self._queue.put_nowait((CALLS_CHANNEL, event))
+        self._queue.put_nowait(None)
+        if self._task is not None:
+            await self._task
