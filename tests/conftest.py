@@ -63,3 +63,18 @@ def redis_url(tmp_path_factory):
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_prefix(redis_url):
+    """A Redis key prefix of this test's own; its keys are removed afterwards."""
+    import uuid
+
+    from telephony.campaign import connect
+
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = connect(redis_url)
+    keys = list(client.scan_iter(f"{name}:*"))
+    if keys:
+        client.delete(*keys)

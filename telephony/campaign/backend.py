@@ -1,0 +1,56 @@
+"""Opens the campaign's shared state: on Redis when a URL is given (many workers), else in
+memory, saved to a JSON file between runs so opt-outs and progress are not forgotten."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from telephony.campaign.memory_store import InMemoryStore, load_state_file, save_state_file
+from telephony.campaign.redis_store import RedisStore
+from telephony.campaign.store import CampaignStore
+from telephony.sms.outbox import FileOutbox, RedisStreamOutbox, SmsSender
+from telephony.sms.store import InMemorySmsStore, RedisSmsStore, SmsStore
+
+DEFAULT_STATE_FILE = Path("var/campaign/state.json")
+DEFAULT_OUTBOX_FILE = Path("var/sms/outbox.jsonl")
+
+
+def connect(url: str) -> redis.Redis:
+    """A client as the stores expect it (strings, not bytes)."""
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+@dataclass
+class CampaignBackend:
+    store: CampaignStore
+    sms_store: SmsStore
+    outbox: SmsSender
+    where: str
+    save: Callable[[], None] = field(default=lambda: None)
+
+
+def open_backend(redis_url: str | None, prefix: str = "voicebot", state_file: Path | None = DEFAULT_STATE_FILE,
+             outbox_file: Path | None = None, sms_in_flight_s: float = 120.0) -> CampaignBackend:
+    if redis_url:
+        client = connect(redis_url)
+        client.ping()
+        outbox: SmsSender = (FileOutbox(outbox_file) if outbox_file
+                             else RedisStreamOutbox(client, f"{prefix}:sms:outbox"))
+        return CampaignBackend(RedisStore(client, prefix), RedisSmsStore(client, prefix, sms_in_flight_s), outbox,
+                           where=f"redis {redis_url} prefix {prefix}")
+    store, sms_store = InMemoryStore(), InMemorySmsStore(sms_in_flight_s)
+    if state_file is not None:
+        data = load_state_file(state_file)
+        store.load_json(data.get("campaign", {}))
+        sms_store.load_json(data.get("sms", {}))
+
+    def save() -> None:
+        if state_file is not None:
+            save_state_file(state_file, {"campaign": store.to_json(), "sms": sms_store.to_json()})
+
+    where = f"memory (saved to {state_file})" if state_file else "memory"
+    return CampaignBackend(store, sms_store, FileOutbox(outbox_file or DEFAULT_OUTBOX_FILE), where, save)

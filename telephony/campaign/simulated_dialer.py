@@ -1,0 +1,67 @@
+"""The demo and test dialer: a real in-process call (voicebot.simulate.Simulation: synthesised
+debtor audio through VAD, ASR, the dialogue engine and TTS) whose debtor is scripted by columns
+of the account row, so a plain CSV describes a whole campaign:
+
+- `sim_answer`: answered | no_answer | busy | failed, or a comma-separated list, one per dial
+  (the last repeats), e.g. `no_answer,answered`.  Default: answered.
+- `sim_debtor`: the debtor's lines, "line|line" as `voicebot simulate --debtor` takes them;
+  `sim_debtor_2`, `sim_debtor_3`... for the 2nd, 3rd answered call (else `sim_debtor` again).
+- `sim_ring_s`: real seconds an unanswered dial rings before giving up (default: the dialer's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from telephony.campaign.dialer import ANSWER_STATUSES, CallAnswer, CallRequest
+
+
+def _column(request: CallRequest, name: str) -> str | None:
+    value = (request.account.model_extra or {}).get(name)
+    return None if value in (None, "") else str(value)
+
+
+def scripted_status(request: CallRequest) -> str:
+    spec = _column(request, "sim_answer") or "answered"
+    options = [s.strip() for s in spec.split(",") if s.strip()]
+    status = options[min(request.attempt, len(options)) - 1]
+    if status not in ANSWER_STATUSES:
+        raise ValueError(f"account {request.account.id}: sim_answer {status!r} is not one of "
+                         f"{', '.join(ANSWER_STATUSES)}")
+    return status
+
+
+def scripted_debtor(request: CallRequest) -> str | None:
+    if request.conversation > 1:
+        later = _column(request, f"sim_debtor_{request.conversation}")
+        if later:
+            return later
+    return _column(request, "sim_debtor")
+
+
+class SimulatedDialer:
+    def __init__(self, speed: float = 4.0, records_dir: Path = Path("var/calls"), ring_s: float = 0.0,
+                 sample_rate: int = 8000):
+        self.speed, self.records_dir, self.ring_s, self.sample_rate = speed, records_dir, ring_s, sample_rate
+
+    async def place(self, request: CallRequest) -> CallAnswer:
+        status = scripted_status(request)
+        if status != "answered":
+            ring = _column(request, "sim_ring_s")
+            await asyncio.sleep(float(ring) if ring else self.ring_s)
+            return CallAnswer(status)  # type: ignore[arg-type]
+        debtor = scripted_debtor(request)
+        if not debtor:
+            return CallAnswer("failed", error=f"account {request.account.id} has no sim_debtor lines")
+        # Heavy import (models) only when a call is really answered.
+        from voicebot.simulate import Simulation, parse_debtor
+
+        sim = Simulation(request.account, parse_debtor(debtor), stage=request.stage,
+                         attempt=request.conversation, today=request.today, speed=self.speed,
+                         sample_rate=self.sample_rate, records_dir=self.records_dir,
+                         extra={"campaign_call_id": request.call_id, "dial_attempt": request.attempt})
+        result = await sim.run()
+        summary = {k: v for k, v in result.summary.items() if k not in ("turns", "event_log")}
+        summary["debtor_turns"] = [t["debtor_text"] for t in result.summary.get("turns", []) if t.get("debtor_text")]
+        return CallAnswer("answered", summary)

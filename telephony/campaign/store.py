@@ -1,0 +1,70 @@
+"""The campaign's shared state, as an interface with two implementations: Redis (many workers
+on many machines) and memory (one process).  Every change to an account's state happens while
+holding its lease, so two workers never dial one account at once nor overwrite each other.
+
+Claim results: "ok", or why not: "opted_out" | "leased" (someone is on it) | "not_due" |
+"not_active" (finished or unknown) | "no_line" (the campaign-wide concurrency limit is reached).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from dialogue.accounts import Account
+from telephony.campaign.state import AccountState, CallRecord, Lease
+
+
+class AccountFlags(Protocol):
+    """Per-person facts shared by every campaign and by SMS."""
+
+    def is_opted_out(self, account_id: str) -> bool: ...
+    def opt_out(self, account_id: str, at: datetime, reason: str = "") -> None: ...
+    def opted_out(self) -> set[str]: ...
+    def is_paid(self, account_id: str) -> bool: ...
+    def mark_paid(self, account_id: str) -> None: ...
+
+
+class CampaignStore(AccountFlags, Protocol):
+    def register(self, campaign: str, accounts: list[Account], now: datetime) -> dict[str, str]:
+        """Add accounts not seen before as due now (opted-out ones settle at once); keep the
+        state of known ones, so re-running a campaign resumes it.  Returns id -> new|known|opted_out."""
+        ...
+
+    def due(self, campaign: str, now: datetime, limit: int = 50) -> list[str]: ...
+    def next_due(self, campaign: str) -> datetime | None: ...
+    def active(self, campaign: str) -> int:
+        """Accounts still in play (not finished)."""
+        ...
+
+    def claim(self, campaign: str, account_id: str, worker: str, now: datetime, ttl_s: float,
+              max_lines: int) -> Lease | str: ...
+    def renew(self, lease: Lease, ttl_s: float) -> bool: ...
+    def holder(self, account_id: str) -> str | None: ...
+
+    def state(self, campaign: str, account_id: str) -> AccountState: ...
+    def states(self, campaign: str) -> dict[str, AccountState]: ...
+    def accounts(self, campaign: str) -> dict[str, Account]: ...
+
+    def contacts_since(self, account_id: str, since: datetime) -> list[datetime]:
+        """Dials of this person in any campaign since `since` (for the day and week caps)."""
+        ...
+
+    def begin_call(self, lease: Lease, call_id: str, now: datetime, state: AccountState) -> None:
+        """Count the dial against the caps and save the state, before the line rings."""
+        ...
+
+    def defer(self, lease: Lease, state: AccountState) -> None:
+        """Save the state (with its next_at) and give the account back without dialling."""
+        ...
+
+    def finish(self, lease: Lease, state: AccountState, record: CallRecord, opt_out: bool) -> bool:
+        """Log the call, save the state and release.  If the lease was lost meanwhile the call is
+        still logged (it happened) but the state is left to the new holder; returns False then."""
+        ...
+
+    def settle(self, campaign: str, account_id: str, final: str, now: datetime) -> None:
+        """Finish an account without a lease (used for opt-outs found at claim time)."""
+        ...
+
+    def calls(self, campaign: str) -> list[CallRecord]: ...

@@ -1,0 +1,100 @@
+"""The dialogue's call actions, handed to the carrier (a Provider) when they make sense.
+
+The dialogue emits CallActionFrames (transfer, hangup, sms, callback) *before* the words that
+announce them ("I'm connecting you now").  Acting at once would cut those words off: a Twilio
+transfer redirects the call and ends the stream.  So an SMS goes out at once (it does not touch
+the audio), while a transfer or hang-up waits for `at_close`, which the transport runs after
+the last audio has played and before the socket closes.  If the caller hangs up first there is
+nobody to transfer; the record says so.  Every outcome is noted on the call's event log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from loguru import logger
+from pipecat.frames.frames import Frame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from dialogue.session import CallSession
+from telephony.providers.base import Provider
+from voicebot.pipeline.frames import CallActionFrame
+
+AT_CLOSE = ("transfer", "hangup")
+SMS_WAIT_S = 5.0
+
+
+class CarrierActions(FrameProcessor):
+    def __init__(self, provider: Provider, session: CallSession, call_id: str,
+                 transfer_numbers: dict[str, str] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self._provider, self._session, self._call_id = provider, session, call_id
+        self._numbers = transfer_numbers or {}
+        self.log: list[dict[str, Any]] = []   # the call record's `carrier_actions`
+        self._pending: list[dict[str, Any]] = []
+        self._sms: set[asyncio.Task] = set()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, CallActionFrame):
+            self._take(dict(frame.action))
+        await self.push_frame(frame, direction)
+
+    def _take(self, action: dict[str, Any]) -> None:
+        kind = action.get("kind")
+        entry = {"kind": kind, "status": "pending"}
+        self.log.append(entry)
+        if kind in AT_CLOSE:
+            self._pending.append(entry)
+            if kind == "transfer":
+                entry["to"] = self._numbers.get(action.get("queue") or "", self._session.account.agent_line)
+                entry["queue"], entry["reason"] = action.get("queue"), action.get("reason")
+        elif kind == "sms":
+            entry["to"], entry["template"] = self._session.account.phone, action.get("template")
+            task = asyncio.create_task(self._send_sms(entry, action.get("text") or ""))
+            self._sms.add(task)
+            task.add_done_callback(self._sms.discard)
+        else:
+            entry["status"] = "recorded"  # callback times are for the campaign, not the carrier
+            entry.update({k: v for k, v in action.items() if k != "kind"})
+
+    async def _send_sms(self, entry: dict[str, Any], text: str) -> None:
+        if not entry["to"]:
+            return self._done(entry, "skipped: the account has no phone number")
+        try:
+            entry["message_id"] = await self._provider.send_sms(entry["to"], text)
+            self._done(entry, "sent")
+        except Exception as exc:
+            self._done(entry, f"failed: {exc}")
+
+    async def at_close(self) -> None:
+        """The last audio has played: carry out the transfer (or hang-up) the dialogue decided."""
+        for entry in self._pending:
+            try:
+                if entry["kind"] == "transfer":
+                    await self._provider.transfer(self._call_id, entry["to"])
+                else:
+                    await self._provider.hang_up(self._call_id)
+                self._done(entry, "done")
+            except Exception as exc:
+                self._done(entry, f"failed: {exc}")
+        self._pending.clear()
+        await self.settle()
+
+    async def settle(self, wait_s: float = SMS_WAIT_S) -> None:
+        """Wait (bounded) for SMS still being sent; mark what can no longer happen."""
+        if self._sms and wait_s > 0:
+            await asyncio.wait(set(self._sms), timeout=wait_s)
+        for entry in self._pending:
+            self._done(entry, "skipped: the call ended before the bot's last words were heard")
+        self._pending.clear()
+
+    def _done(self, entry: dict[str, Any], status: str) -> None:
+        entry["status"] = status
+        level = "warning" if status.startswith("failed") else "info"
+        logger.log(level.upper(), f"call {self._call_id}: {entry['kind']} {status}")
+        try:
+            self._session.note(f"carrier_{entry['kind']}", **{k: v for k, v in entry.items() if k != "kind"})
+        except ValueError:  # the call record was already closed (an SMS answered very late)
+            pass

@@ -1,0 +1,147 @@
+"""The media-stream server: carriers connect a call's audio over WebSocket, one call per socket.
+
+    /media/twilio   Twilio Media Streams (JSON events, base64 mu-law 8 kHz)
+    /media/pcm      raw 16-bit PCM (FreeSWITCH mod_audio_stream / Asterisk chan_websocket style)
+    /health         liveness, calls in progress, models loaded
+
+A stream is accepted, authenticated (token or Twilio signature), its start read and checked,
+and only then given a pipeline.  Every refusal is a WebSocket close with a code and a reason
+(telephony.server.errors); nothing one stream does can reach another: each runs in its own
+task with its own pipeline, and the models they share are read-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, WebSocket
+from loguru import logger
+from starlette.websockets import WebSocketState
+
+from audio_models import loader
+from dialogue.session import CallSetupError
+from telephony.providers.base import Provider
+from telephony.providers.local import LocalProvider
+from telephony.server.accounts import AccountBook
+from telephony.server.auth import authenticate, require_start_token
+from telephony.server.call import StreamCall
+from telephony.server.errors import (
+    BAD_START, SERVER_ERROR, UNAUTHORIZED, UNKNOWN_ACCOUNT, StreamError, clip_reason,
+)
+from telephony.server.pcm_serializer import PcmFrameSerializer
+from telephony.server.settings import ServerSettings
+from telephony.server.start import PeerGone, StreamStart, read_pcm_start, read_twilio_start
+from telephony.server.twilio_serializer import END_MARK, StrictTwilioSerializer
+from telephony.server.warmup import warm_up
+
+PCM_AUTH_REQUIRED = "authentication required: a token (?token= or Authorization: Bearer)"
+TWILIO_AUTH_REQUIRED = ("authentication required: X-Twilio-Signature or a token (?token=, "
+                        "Authorization: Bearer, or a 'token' stream parameter)")
+
+
+def create_app(settings: ServerSettings, provider: Provider | None = None,
+               on_call_end: list[Callable[[dict[str, Any]], Any]] | None = None) -> FastAPI:
+    """The ASGI app. `provider` carries out transfers, hang-ups and SMS the dialogue decides on;
+    by default a LocalProvider, which only logs and records them.  `on_call_end` functions (sync
+    or async; also `app.state.on_call_end`) get each finished call's summary, whose
+    `carrier_call_id` is the provider's call id: how a dialer in the same process learns the
+    outcome of a call it placed."""
+    accounts = AccountBook(settings.accounts_file)
+    carrier = provider if provider is not None else LocalProvider()
+    active: set[asyncio.Task] = set()
+    listeners = on_call_end if on_call_end is not None else []
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        if settings.warm_up:  # before the first call is accepted, off the event loop
+            await asyncio.to_thread(warm_up, accounts.locales(), settings.sample_rate)
+        yield
+
+    app = FastAPI(title="voicebot media-stream server", lifespan=lifespan)
+    app.state.settings, app.state.provider, app.state.accounts = settings, carrier, accounts
+    app.state.on_call_end = listeners
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "calls_in_progress": len(active), "models": loader.loaded()}
+
+    @app.websocket("/media/twilio")
+    async def twilio_stream(websocket: WebSocket) -> None:
+        await _serve(websocket, twilio=True)
+
+    @app.websocket("/media/pcm")
+    async def pcm_stream(websocket: WebSocket) -> None:
+        await _serve(websocket, twilio=False)
+
+    async def _serve(websocket: WebSocket, *, twilio: bool) -> None:
+        await websocket.accept()  # accepted first, so a refusal can carry a close code and reason
+        task = asyncio.current_task()
+        active.add(task)
+        try:
+            start, serializer = await (_twilio_start(websocket) if twilio else _pcm_start(websocket))
+            account = accounts.get(start.account_id)
+            if account is None:
+                raise StreamError(UNKNOWN_ACCOUNT, f"unknown account {start.account_id!r}")
+            call = StreamCall(websocket, start, account, serializer, settings, carrier,
+                              end_mark=END_MARK if twilio else None)
+            summary = await call.run()
+            await _tell(listeners, summary)
+        except PeerGone:
+            logger.info("stream closed by the peer before it started")
+        except StreamError as exc:
+            logger.warning(f"refusing stream from {websocket.client}: {exc.code} {exc.reason}")
+            await _close(websocket, exc.code, exc.reason)
+        except CallSetupError as exc:
+            await _close(websocket, BAD_START, f"call cannot start: {exc}")
+        except Exception as exc:
+            logger.exception(f"stream failed: {exc}")
+            await _close(websocket, SERVER_ERROR, "server error: the call could not run")
+        finally:
+            active.discard(task)
+            await _close(websocket, 1000, "call ended")
+
+    async def _twilio_start(websocket: WebSocket) -> tuple[StreamStart, StrictTwilioSerializer]:
+        authed = authenticate(websocket, settings, twilio=True)
+        try:
+            start = await read_twilio_start(websocket, settings.max_frame_bytes, settings.start_timeout_s)
+        except StreamError:
+            if not authed:  # tell an unauthenticated peer nothing about its messages
+                raise StreamError(UNAUTHORIZED, TWILIO_AUTH_REQUIRED) from None
+            raise
+        if not authed:
+            require_start_token(start.token, settings)
+        return start, StrictTwilioSerializer(start.stream_id or "", start.call_id,
+                                             max_frame_bytes=settings.max_frame_bytes)
+
+    async def _pcm_start(websocket: WebSocket) -> tuple[StreamStart, PcmFrameSerializer]:
+        if not authenticate(websocket, settings, twilio=False):
+            raise StreamError(UNAUTHORIZED, PCM_AUTH_REQUIRED)
+        start = await read_pcm_start(websocket, settings.max_frame_bytes, settings.start_timeout_s)
+        params = PcmFrameSerializer.InputParams(stream_sample_rate=start.sample_rate,
+                                                max_frame_bytes=settings.max_frame_bytes)
+        return start, PcmFrameSerializer(params)
+
+    return app
+
+
+async def _tell(listeners: list[Callable[[dict[str, Any]], Any]], summary: dict[str, Any]) -> None:
+    for listener in listeners:
+        try:
+            result = listener(summary)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:  # a listener's bug must not look like the call's failure
+            logger.exception(f"on_call_end listener failed: {exc}")
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    if websocket.application_state != WebSocketState.CONNECTED:
+        return
+    try:
+        await websocket.close(code=code, reason=clip_reason(reason))
+    except Exception as exc:  # the peer may have gone at the same moment
+        logger.debug(f"close {code} failed: {exc}")

@@ -1,0 +1,135 @@
+"""One media stream = one call session running the voice loop of `voicebot simulate`.
+
+The same assembly as a simulated call (build_call/run_call with the parts call_parts picks),
+with the carrier's WebSocket as transport.  What is added here is what only a live stream
+needs: the carrier's serializer at the pipeline's rate, the dialogue's actions handed to the
+carrier (CarrierActions), and the stream ending from either side: the dialogue ends the call
+(pipecat sends the last audio, then the socket closes), the carrier hangs up, the peer sends
+something malformed (closed with its 4400-range code), or the call runs past its maximum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import WebSocket
+from loguru import logger
+from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
+
+from dialogue.accounts import Account
+from dialogue.engine import engine_for
+from dialogue.session import CallSession
+from telephony.providers.base import Provider
+from telephony.server.actions import CarrierActions
+from telephony.server.errors import BAD_START, SERVER_ERROR, TIMED_OUT, StreamError
+from telephony.server.settings import ServerSettings
+from telephony.server.start import StreamStart
+from telephony.server.transport import MediaStreamTransport
+from telephony.server.warmup import load_models
+from voicebot.pipeline.builder import CallParts, build_call, run_call
+from voicebot.pipeline.parts import call_parts
+
+STARTED_WAIT_S = 5.0
+
+
+@dataclass
+class StreamCall:
+    """Everything one call needs from the server: the socket, what it said, and shared services."""
+
+    websocket: WebSocket
+    start: StreamStart
+    account: Account
+    serializer: FrameSerializer
+    settings: ServerSettings
+    provider: Provider
+    end_mark: str | None = None
+
+    async def run(self) -> dict[str, Any]:
+        """Run the call to its end; returns the call summary (also written to the records dir)."""
+        settings, start = self.settings, self.start
+        session, parts = await self._open_session()
+        call_id = start.call_id or session.call_id
+        actions = CarrierActions(self.provider, session, call_id, settings.transfer_numbers)
+        parts.extra_processors.append(actions)
+        params = FastAPIWebsocketParams(
+            audio_in_enabled=True, audio_out_enabled=True,
+            audio_in_sample_rate=settings.sample_rate, audio_out_sample_rate=settings.sample_rate,
+            audio_out_end_silence_secs=settings.end_silence_s,
+            serializer=self.serializer, session_timeout=settings.max_call_s,
+            allowed_origins=[],  # carriers send no Origin; a token or signature already vouched
+        )
+        transport = MediaStreamTransport(self.websocket, params, end_mark=self.end_mark,
+                                         end_mark_timeout_s=settings.end_mark_timeout_s)
+        call = build_call(transport, session, parts, settings.records_dir)
+        extra: dict[str, Any] = {
+            "carrier": start.carrier, "carrier_call_id": start.call_id, "stream_id": start.stream_id,
+            "stream_sample_rate": start.sample_rate, **start.extra, "ended_by": "bot",
+            "carrier_actions": actions.log,
+        }
+
+        async def _mark_heard() -> None:
+            extra["end_mark_played"] = transport.end_mark_played  # None: no mark (PCM) or none awaited
+
+        transport.before_close += [_mark_heard, actions.at_close]
+        started = asyncio.Event()
+
+        @call.worker.event_handler("on_pipeline_started")
+        async def _started(_worker, _frame):
+            started.set()
+
+        async def stop(by: str, code: int | None = None, reason: str | None = None) -> None:
+            extra["ended_by"] = by
+            if code is not None:
+                extra["close"] = {"code": code, "reason": reason}
+                await transport.close(code, reason or "")
+            session.note("stream_closed", by=by, code=code, reason=reason)
+            await actions.settle(wait_s=1.0)
+            # A cancel issued while the StartFrame is still travelling is never pushed through
+            # the pipeline, and processors it already started (the recogniser's segment task)
+            # would be left running: let the start finish first (it takes milliseconds).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(started.wait(), STARTED_WAIT_S)
+            await call.worker.cancel(reason=f"stream closed by {by}")
+
+        @transport.event_handler("on_client_disconnected")
+        async def _disconnected(_transport, _websocket):
+            error = transport.serializer.error
+            if error is not None:
+                logger.warning(f"call {session.call_id}: closing the stream: {error.code} {error.reason}")
+                await stop("protocol_error", error.code, error.reason)
+            else:
+                await stop("carrier")
+
+        @transport.event_handler("on_session_timeout")
+        async def _too_long(_transport, _websocket):
+            await stop("timeout", TIMED_OUT, f"call exceeded {settings.max_call_s} s")
+
+        logger.info(f"call {session.call_id} ({start.carrier} {call_id}) for account {self.account.id} "
+                    f"stage {session.stage} voice {session.voice}")
+        summary = await run_call(call, extra)
+        logger.info(f"call {session.call_id} ended by {extra['ended_by']}: outcome {summary['outcome']}")
+        return summary
+
+    async def _open_session(self) -> tuple[CallSession, CallParts]:
+        """The dialogue session and the models it uses; StreamError if the start asks for the
+        impossible (an unknown locale or stage) or this server lacks the locale's models."""
+        start, locale = self.start, self.start.locale or self.account.locale
+        try:
+            engine = await asyncio.to_thread(engine_for, locale)
+            session = engine.start_call(self.account, stage=start.stage, attempt=start.attempt,
+                                        today=self.settings.call_date)
+        except FileNotFoundError:
+            raise StreamError(BAD_START, f"no scripts for locale {locale!r}") from None
+        except KeyError as exc:  # unknown stage; the message lists the stages there are
+            raise StreamError(BAD_START, str(exc.args[0] if exc.args else exc)) from None
+        try:
+            await asyncio.to_thread(load_models, engine.scripts.locale, [session.voice])
+            parts = call_parts(session, self.settings.sample_rate)
+        except Exception as exc:  # the server's installation, not the caller, is at fault
+            logger.error(f"cannot run a call in locale {locale!r}: {exc}")
+            raise StreamError(SERVER_ERROR, f"this server cannot run calls in locale {locale!r}") from None
+        return session, parts

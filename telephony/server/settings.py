@@ -1,0 +1,75 @@
+"""What one media-stream server needs to know, validated once at start-up.
+
+A plain pydantic model (the project does not ship pydantic-settings); `from_env` reads the
+same fields from `VOICEBOT_*` variables so a container can be configured without flags.
+Secrets are `SecretStr` so they never appear in logs or reprs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+
+ENV_PREFIX = "VOICEBOT_"
+
+
+class ServerSettings(BaseModel):
+    accounts_file: Path = Field(description="JSON or CSV accounts the server may call about")
+    records_dir: Path = Field(Path("var/calls"), description="call records (JSON, JSONL) and WAVs")
+    tokens: list[SecretStr] = Field(default_factory=list,
+                                    description="accepted as ?token= or Authorization: Bearer")
+    twilio_auth_token: SecretStr | None = Field(
+        None, description="checks X-Twilio-Signature on /media/twilio (Twilio cannot send a token)")
+    public_url: str | None = Field(
+        None, description="scheme and host Twilio connects to (wss://bot.example.com) when a proxy "
+                          "in front changes them; the signature is computed over this URL")
+    max_frame_bytes: int = Field(64 * 1024, ge=1024, description="larger messages close the stream")
+    sample_rate: int = Field(8000, description="the pipeline's rate; carriers' audio is converted")
+    start_timeout_s: float = Field(10.0, gt=0, description="time allowed for the start message")
+    max_call_s: int | None = Field(1800, description="a call is cut off after this long")
+    end_silence_s: int = Field(1, ge=0, description="silence sent after the last words, before closing")
+    end_mark_timeout_s: float = Field(2.0, ge=0, description="wait for Twilio to confirm the last "
+                                                               "audio played before closing")
+    call_date: date | None = Field(None, description="fixed call date (tests, demos); default today")
+    transfer_numbers: dict[str, str] = Field(
+        default_factory=dict, description="agent queue -> number to dial; default the account's agent line")
+    warm_up: bool = Field(True, description="load and exercise the models before accepting calls")
+
+    @field_validator("sample_rate")
+    @classmethod
+    def _rate(cls, value: int) -> int:
+        if value not in (8000, 16000):
+            raise ValueError("sample_rate must be 8000 or 16000")
+        return value
+
+    @model_validator(mode="after")
+    def _some_auth(self) -> ServerSettings:
+        if not self.tokens and self.twilio_auth_token is None:
+            raise ValueError("configure at least one token or a Twilio auth token: "
+                             "the server refuses to take calls from anyone")
+        return self
+
+    def token_values(self) -> list[str]:
+        return [t.get_secret_value() for t in self.tokens if t.get_secret_value()]
+
+    @classmethod
+    def from_env(cls, **overrides) -> ServerSettings:
+        """Fields from VOICEBOT_ACCOUNTS_FILE, VOICEBOT_TOKENS (comma-separated), VOICEBOT_
+        TRANSFER_NUMBERS (JSON)... then the non-None overrides (command-line flags win)."""
+        values: dict = {}
+        for name in cls.model_fields:
+            raw = os.environ.get(ENV_PREFIX + name.upper())
+            if raw is None:
+                continue
+            if name == "tokens":
+                values[name] = [t for t in raw.split(",") if t]
+            elif name == "transfer_numbers":
+                values[name] = json.loads(raw)  # {"collections": "+12065550100"}
+            else:
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)

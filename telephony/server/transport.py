@@ -1,0 +1,127 @@
+"""pipecat's FastAPI WebSocket transport, with the two things a carrier stream adds.
+
+1. A stream can be *refused mid-call*: when the serializer rejects a message (StreamError),
+   pipecat's input loop stops; the transport keeps that error so the server can close the
+   socket with its code and reason, once, instead of pipecat's plain 1000.
+2. A call *ends after its last words are heard*: when the dialogue ends the call, pipecat sends
+   the remaining audio (paced in real time, then `audio_out_end_silence_secs` of silence) and
+   the serializer's final message (Twilio: a `mark`).  Before the socket closes, this transport
+   waits (bounded) for the carrier to echo that mark, i.e. to confirm playback finished, and
+   runs the `before_close` hooks: a transfer must reach the carrier while the call is still up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+
+from fastapi import WebSocket
+from loguru import logger
+from pipecat.frames.frames import EndFrame, Frame
+from pipecat.processors.frame_processor import FrameProcessorSetup
+from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.transports.base_output import BaseOutputTransport
+from pipecat.transports.websocket.fastapi import (
+    FastAPIWebsocketInputTransport,
+    FastAPIWebsocketOutputTransport,
+    FastAPIWebsocketParams,
+    FastAPIWebsocketTransport,
+)
+
+from telephony.server.errors import SERVER_ERROR, StreamError
+
+
+class GuardedSerializer(FrameSerializer):
+    """Delegates to the carrier's serializer and keeps the error that ended its input."""
+
+    def __init__(self, inner: FrameSerializer):
+        super().__init__()
+        self.inner = inner
+        self.error: StreamError | None = None
+
+    async def setup(self, setup: FrameProcessorSetup):
+        await self.inner.setup(setup)
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        return await self.inner.serialize(frame)
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        try:
+            return await self.inner.deserialize(data)
+        except StreamError as exc:
+            self.error = self.error or exc
+            raise
+        except Exception as exc:  # a bug of ours, not the peer's fault: say so (details in the log)
+            logger.exception(f"{self}: cannot read a message: {exc}")
+            self.error = self.error or StreamError(SERVER_ERROR, "server error reading the stream")
+            raise
+
+
+class _Input(FastAPIWebsocketInputTransport):
+    reading = True  # False once pipecat's receive loop is gone and the socket is free to read
+
+    async def stop(self, frame: EndFrame):
+        await super().stop(frame)
+        self.reading = False
+
+
+class _Output(FastAPIWebsocketOutputTransport):
+    async def stop(self, frame: EndFrame):
+        # As FastAPIWebsocketOutputTransport.stop, with the carrier's ending before disconnect.
+        await BaseOutputTransport.stop(self, frame)  # remaining audio and end silence sent
+        await self._write_frame(frame)               # the serializer's last word (Twilio: mark)
+        await self._transport.finish_stream()
+        await self._client.disconnect()
+
+
+class MediaStreamTransport(FastAPIWebsocketTransport):
+    def __init__(self, websocket: WebSocket, params: FastAPIWebsocketParams, *,
+                 end_mark: str | None = None, end_mark_timeout_s: float = 2.0):
+        assert params.serializer is not None
+        self.serializer = GuardedSerializer(params.serializer)
+        params = params.model_copy(update={"serializer": self.serializer})
+        super().__init__(websocket, params)
+        self._websocket = websocket
+        self._input = _Input(self, self._client, self._params, name=self._input_name)
+        self._output = _Output(self, self._client, self._params, name=self._output_name)
+        self._end_mark, self._end_mark_timeout_s = end_mark, end_mark_timeout_s
+        self.end_mark_played: bool | None = None
+        self.before_close: list[Callable[[], Awaitable[None]]] = []
+
+    async def finish_stream(self) -> None:
+        if self._end_mark and not self._input.reading:
+            self.end_mark_played = await self._await_mark(self._end_mark)
+        for hook in self.before_close:
+            try:
+                await hook()
+            except Exception as exc:  # the call is over either way; the record says what failed
+                logger.exception(f"{self}: before-close hook failed: {exc}")
+
+    async def _await_mark(self, name: str) -> bool:
+        """Read the socket until the carrier echoes `name` (all audio played), closes, or time is up."""
+        try:
+            async with asyncio.timeout(self._end_mark_timeout_s):
+                while True:
+                    message = await self._websocket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        return False
+                    try:
+                        event = json.loads(message.get("text") or "null")
+                    except json.JSONDecodeError:
+                        continue
+                    if isinstance(event, dict) and event.get("event") == "mark" \
+                            and (event.get("mark") or {}).get("name") == name:
+                        return True
+        except (TimeoutError, RuntimeError):
+            return False
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the socket with a code and reason, once (pipecat then skips its own close)."""
+        if self._client.is_closing or not self._client.is_connected:
+            return
+        self._client._closing = True  # pipecat's client has no public way to close with a code
+        try:
+            await self._websocket.close(code=code, reason=reason)
+        except Exception as exc:  # the peer may already be gone
+            logger.debug(f"{self}: close {code} failed: {exc}")

@@ -1,0 +1,267 @@
+"""The media-stream server, end to end: the real server (uvicorn on 127.0.0.1, a free port, in a
+thread), the real pipeline and models, and clients that speak each protocol over real sockets.
+
+Calls run in real time (the server paces audio as a phone line does), so the debtor scripts are
+short.  The local carrier (LocalProvider) plays Twilio, or a PCM switch, with a scripted debtor
+whose lines are synthesised before the call.  Malformed and unauthenticated connections are
+raw WebSocket clients sending exactly the bytes under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+import websockets
+
+from conftest import CALL_DATE, SAMPLE_ACCOUNTS
+from telephony.providers.local import LocalProvider
+from telephony.providers.twilio.signature import twilio_signature
+from telephony.server import ServerSettings, create_app
+
+TOKEN = "test-token"
+TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
+CALL_TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The server, and the LocalProvider it reports transfers, hang-ups and SMS to."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"ws://127.0.0.1:{port}"
+    records = tmp_path_factory.mktemp("calls")
+    # The carrier the server reports to is also the Twilio-speaking client of the first test,
+    # so a transfer the server asks for ends that client's stream, as Twilio would.
+    carrier = LocalProvider(base, twilio_auth_token=TWILIO_AUTH_TOKEN)
+    settings = ServerSettings(accounts_file=SAMPLE_ACCOUNTS, records_dir=records, tokens=[TOKEN],
+                              twilio_auth_token=TWILIO_AUTH_TOKEN, call_date=CALL_DATE)
+    ended: list[dict] = []
+    app = create_app(settings, provider=carrier, on_call_end=[ended.append])
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                       ws_ping_interval=None))
+    thread = threading.Thread(target=uv.run, name="media-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120  # start-up warms the models
+    while not uv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.1)
+    yield {"base": base, "records": records, "carrier": carrier, "ended": ended}
+    uv.should_exit = True
+    thread.join(timeout=30)
+
+
+def summaries(records: Path) -> list[dict]:
+    out = []
+    for path in records.glob("*.json"):
+        try:
+            out.append(json.loads(path.read_text()))
+        except json.JSONDecodeError:
+            pass  # being written right now
+    return out
+
+
+def record_of(records: Path, carrier_call_id: str) -> dict:
+    """The call's summary; the server writes it just after the socket closes, so wait for it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for summary in summaries(records):
+            if summary.get("carrier_call_id") == carrier_call_id:
+                return summary
+        time.sleep(0.2)
+    raise AssertionError(f"no call record for {carrier_call_id}")
+
+
+def intents(summary: dict) -> list[str]:
+    return [t["nlu"]["intent"] for t in summary["turns"] if t["nlu"]]
+
+
+async def call(provider: LocalProvider, account: str, debtor: str, **kwargs):
+    placed = await provider.place_call("+15550100", account, debtor=debtor, **kwargs)
+    return await provider.wait(placed.call_id, timeout=CALL_TIMEOUT_S)
+
+
+async def closed_with(url: str, messages: list[str | bytes], headers: dict | None = None) -> tuple:
+    """Send `messages`, read until the server closes; (close code, reason)."""
+    async def run():
+        async with websockets.connect(url, additional_headers=headers or {}, max_size=None) as ws:
+            try:
+                for message in messages:
+                    await ws.send(message)
+                async for _ in ws:  # a started call streams its greeting before the bad message lands
+                    pass
+            except websockets.ConnectionClosed:
+                pass
+        return ws.close_code, ws.close_reason
+    return await asyncio.wait_for(run(), 60)
+
+
+def twilio_start(account: str | None = "EN-EARLY-1", encoding: str = "audio/x-mulaw", rate: int = 8000,
+                 **params) -> list[str]:
+    custom = {"account": account, **params} if account else params
+    start = {"streamSid": "MZtest", "callSid": "CAtest", "accountSid": "ACtest", "customParameters": custom,
+             "mediaFormat": {"encoding": encoding, "sampleRate": rate, "channels": 1}}
+    return [json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
+            json.dumps({"event": "start", "sequenceNumber": "1", "start": start, "streamSid": "MZtest"})]
+
+
+def media(payload: str) -> str:
+    return json.dumps({"event": "media", "streamSid": "MZtest", "media": {"payload": payload}})
+
+
+SILENCE = media(base64.b64encode(b"\xff" * 160).decode())  # 20 ms of mu-law silence
+
+
+def pcm_start(account: str = "EN-EARLY-1", rate: int = 8000, **extra) -> str:
+    return json.dumps({"event": "start", "account": account, "sample_rate": rate, **extra})
+
+
+# -- protocol errors, each closing only its own stream ------------------------------------------
+MALFORMED = {
+    # name: (endpoint, messages, expected close code)
+    "twilio-bad-json-before-start": ("twilio", ["{not json"], 4400),
+    "twilio-bad-json-mid-call": ("twilio", twilio_start() + [SILENCE, "{\"event\": \"media\", "], 4400),
+    "twilio-base64-garbage": ("twilio", twilio_start() + [SILENCE, media("%%% not base64 %%%")], 4415),
+    "twilio-wrong-encoding": ("twilio", twilio_start(encoding="audio/l16", rate=16000), 4415),
+    "twilio-oversized-frame": ("twilio", twilio_start() + [media("A" * 100_000)], 4413),
+    "twilio-binary-frame": ("twilio", twilio_start() + [b"\x00" * 160], 4400),
+    "twilio-unknown-account": ("twilio", twilio_start("NO-SUCH-ACCOUNT"), 4404),
+    "twilio-start-without-account": ("twilio", twilio_start(None, stage="late"), 4422),
+    "twilio-unknown-stage": ("twilio", twilio_start(stage="final-demand"), 4422),
+    "pcm-odd-length-audio": ("pcm", [pcm_start(), b"\x00" * 320, b"\x00" * 321], 4415),
+    "pcm-wrong-rate": ("pcm", [pcm_start(rate=44100)], 4415),
+    "pcm-audio-before-start": ("pcm", [b"\x00" * 320], 4400),
+    "pcm-oversized-frame": ("pcm", [pcm_start(), b"\x00" * 100_000], 4413),
+    "pcm-bad-json": ("pcm", [pcm_start(), "{\"event\": dtmf}"], 4400),
+}
+
+
+def test_twilio_call_completes_while_malformed_streams_are_refused(server):
+    """A full call over Twilio Media Streams (signed as Twilio signs), with a dozen malformed
+    streams opened during it: each is closed with its code, and the call is unharmed."""
+    carrier: LocalProvider = server["carrier"]
+
+    async def scenario():
+        good = asyncio.create_task(call(carrier, "EN-LATE-1", "yes this is David|let me talk to a real person"))
+        await asyncio.sleep(1.0)  # the call is up and the bot is greeting
+        bad = await asyncio.gather(*(closed_with(f"{server['base']}/media/{endpoint}?token={TOKEN}", messages)
+                                     for endpoint, messages, _ in MALFORMED.values()))
+        return await good, dict(zip(MALFORMED, bad))
+
+    result, refused = asyncio.run(scenario())
+    for name, (_endpoint, _messages, code) in MALFORMED.items():
+        assert refused[name][0] == code, (name, refused[name])
+        assert refused[name][1], f"{name}: the close carries a reason"
+    assert "not valid JSON" in refused["twilio-bad-json-mid-call"][1]
+    assert "NO-SUCH-ACCOUNT" in refused["twilio-unknown-account"][1]
+
+    summary = record_of(server["records"], result.call_id)
+    assert intents(summary)[:2] == ["confirm_identity", "request_human"], [t["debtor_text"] for t in summary["turns"]]
+    assert summary["outcome"] == "escalated" and summary["ended_by"] == "bot"
+    # The transfer reached the carrier after the bot's last words (the end mark was echoed),
+    # and the carrier ended the stream, as Twilio does when a call is redirected to <Dial>.
+    assert [t["to"] for t in carrier.transfers if t["call_id"] == result.call_id] == ["1-800-555-0199"]
+    assert summary["carrier_actions"] == [{"kind": "transfer", "status": "done", "to": "1-800-555-0199",
+                                           "queue": "collections", "reason": "request_human"}]
+    assert result.marks == ["call-end"] and summary["end_mark_played"] is True
+    assert result.status == "transferred" and result.error is None
+    assert len(result.latencies_ms) == 2 and result.bot_audio_s > 10
+    assert Path(summary["recording"]).stat().st_size > 8000 * 2 * 2 * 10  # stereo, 10 s or more
+    # A stream refused mid-call leaves a record saying why it ended.
+    cut = summaries(server["records"])
+    assert any(s.get("close", {}).get("code") == 4415 and s["ended_by"] == "protocol_error" for s in cut)
+
+
+def test_pcm_call_at_16khz(server):
+    """A full call over the raw PCM protocol (16 kHz, Bearer token), with the SMS the dialogue
+    sends after a promise handed to the carrier."""
+    client = LocalProvider(server["base"], token=TOKEN, token_in="header", protocol="pcm", sample_rate=16000,
+                           debtor_voice="en-kate")  # the bot speaks with en-joe at this stage
+    result = asyncio.run(call(client, "EN-EARLY-1", "yes this is John|I can pay it on Friday"))
+    assert result.status == "completed" and result.close_code == 1000 and result.error is None
+    summary = record_of(server["records"], result.call_id)
+    assert intents(summary)[:2] == ["confirm_identity", "promise_to_pay"], [t["debtor_text"] for t in summary["turns"]]
+    assert summary["outcome"] == "promise_to_pay"
+    assert (summary["carrier"], summary["stream_sample_rate"]) == ("pcm", 16000)
+    action = summary["carrier_actions"][0]
+    assert (action["kind"], action["status"], action["to"]) == ("sms", "sent", "+12065550101")
+    sent = [m for m in server["carrier"].messages if m["id"] == action["message_id"]]
+    assert len(sent) == 1 and sent[0]["body"].startswith("Cascade Bank: thank you. We noted that you will pay on")
+    assert len(result.latencies_ms) == 2 and result.bot_audio_s > 10
+
+
+def test_two_calls_at_once(server):
+    """Two Twilio calls in parallel, one authenticated by ?token=, one by a `token` stream
+    parameter (how a real Twilio <Stream> passes it): both complete with their own outcome.
+    The first debtor presses 0 on the keypad (a Twilio `dtmf` event) to reach a person."""
+    by_query = LocalProvider(server["base"], token=TOKEN, token_in="query", debtor_voice="en-kate")
+    by_parameter = LocalProvider(server["base"], token=TOKEN, token_in="parameter", debtor_voice="en-kate")
+
+    async def both():
+        return await asyncio.gather(call(by_query, "EN-EARLY-1", "#0"),
+                                    call(by_parameter, "EN-MID-1", "you have the wrong number"))
+
+    first, second = asyncio.run(both())
+    a, b = record_of(server["records"], first.call_id), record_of(server["records"], second.call_id)
+    assert a["call_id"] != b["call_id"]
+    assert [(t["kind"], t["nlu"]["intent"]) for t in a["turns"] if t["nlu"]] == [("dtmf", "request_human")]
+    assert a["outcome"] == "escalated"
+    assert (intents(b)[:1], b["outcome"]) == (["wrong_number"], "wrong_party")
+    assert first.marks == second.marks == ["call-end"]
+    assert any(t["call_id"] == first.call_id for t in server["carrier"].transfers)
+    # A dialer in the server's process hears of each call's end, keyed by the carrier's call id.
+    assert {first.call_id, second.call_id} <= {s["carrier_call_id"] for s in server["ended"]}
+
+
+# -- authentication ----------------------------------------------------------------------------
+def test_unauthenticated_connections_are_refused(server):
+    base = server["base"]
+
+    async def attempts():
+        return await asyncio.gather(
+            closed_with(f"{base}/media/pcm", [pcm_start()]),
+            closed_with(f"{base}/media/pcm?token=wrong", [pcm_start()]),
+            closed_with(f"{base}/media/twilio", twilio_start()),
+            closed_with(f"{base}/media/twilio", ["{not json"]),  # says nothing to a stranger but 4401
+            closed_with(f"{base}/media/twilio", twilio_start(token="wrong")),
+        )
+
+    pcm_none, pcm_wrong, twilio_none, twilio_garbage, twilio_wrong = asyncio.run(attempts())
+    assert pcm_none[0] == 4401 and "authentication required" in pcm_none[1]
+    assert pcm_wrong == (4401, "invalid token")
+    assert twilio_none[0] == 4401 and "authentication required" in twilio_none[1]
+    assert twilio_garbage[0] == 4401
+    assert twilio_wrong == (4401, "invalid token")
+
+
+def test_twilio_signature_is_checked(server):
+    url = f"{server['base']}/media/twilio"
+    good = {"X-Twilio-Signature": twilio_signature(TWILIO_AUTH_TOKEN, url)}
+    forged = {"X-Twilio-Signature": twilio_signature("not-the-auth-token", url)}
+    other_url = {"X-Twilio-Signature": twilio_signature(TWILIO_AUTH_TOKEN, url + "?x=1")}
+
+    async def attempts():
+        # With a valid signature the stream gets as far as the account check.
+        return await asyncio.gather(closed_with(url, twilio_start("NO-SUCH-ACCOUNT"), good),
+                                    closed_with(url, twilio_start(), forged),
+                                    closed_with(url, twilio_start(), other_url))
+
+    accepted, bad, wrong_url = asyncio.run(attempts())
+    assert accepted[0] == 4404
+    assert bad == (4401, "invalid X-Twilio-Signature for this URL")
+    assert wrong_url[0] == 4401
+
+
+def test_health(server):
+    import httpx
+
+    health = httpx.get(server["base"].replace("ws://", "http://") + "/health", timeout=10).json()
+    assert health["status"] == "ok" and any(m.startswith("piper:") for m in health["models"])

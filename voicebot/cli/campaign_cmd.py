@@ -1,0 +1,213 @@
+"""`voicebot campaign`: run outbound collection campaigns and their SMS triggers.
+
+Several `voicebot campaign run` processes given the same --redis and --campaign share the work;
+without --redis one process runs it alone and keeps its state in a JSON file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from dialogue.accounts import AccountError, load_accounts
+from telephony.campaign.backend import DEFAULT_STATE_FILE, CampaignBackend, open_backend
+from telephony.campaign.clock import Clock, ManualClock, ShiftedClock, SystemClock, parse_instant
+from telephony.campaign.config import CampaignConfig
+from telephony.campaign.report import ProgressListener, progress_bar, summary_table, totals
+from telephony.campaign.simulated_dialer import SimulatedDialer
+from telephony.campaign.worker import CampaignWorker, default_worker_id
+from telephony.sms.config import SmsConfig
+from telephony.sms.triggers import SmsTriggers
+
+campaign_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                           help="Outbound collection campaigns and SMS triggers.")
+
+REDIS_HELP = "Redis URL shared by all workers (default: $REDIS_URL; none: in memory, one process)"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _backend(redis_url: str | None, prefix: str, state: Path | None, outbox: Path | None) -> CampaignBackend:
+    try:
+        return open_backend(redis_url or os.environ.get("REDIS_URL") or None, prefix, state, outbox)
+    except Exception as exc:  # noqa: BLE001 - connection refused, bad URL, unreadable state file
+        raise _fail(f"cannot open the campaign state: {exc}") from None
+
+
+def _clock(at: str | None, virtual: bool) -> Clock:
+    if virtual:
+        return ManualClock(parse_instant(at) if at else SystemClock().now())
+    return ShiftedClock(parse_instant(at)) if at else SystemClock()
+
+
+def _instant(text: str | None) -> datetime | None:
+    try:
+        return parse_instant(text) if text else None
+    except ValueError as exc:
+        raise _fail(f"bad time {text!r}: {exc}") from None
+
+
+@campaign_app.command("run")
+def run(
+    accounts: Path = typer.Argument(..., help="accounts file, CSV or JSON"),
+    campaign: str = typer.Option(None, help="campaign id shared by its workers (default: the file's name)"),
+    concurrency: int = typer.Option(2, min=1, help="calls in progress at once, across all workers"),
+    redis_url: str = typer.Option(None, "--redis", help=REDIS_HELP),
+    prefix: str = typer.Option("voicebot", help="Redis key prefix"),
+    worker_id: str = typer.Option(None, help="this worker's name (default: host-pid)"),
+    at: str = typer.Option(None, help="run as if the time were this ISO instant (time flows from it)"),
+    follow: bool = typer.Option(False, "--follow", help="keep running until every account is settled "
+                                                        "(or --until), waiting for retries"),
+    until: str = typer.Option(None, help="with --follow: stop at this ISO instant"),
+    virtual_time: bool = typer.Option(False, "--virtual-time", help="waits take no real time (one "
+                                                                    "process only; demos of a multi-day campaign)"),
+    max_attempts: int = typer.Option(6, min=1, help="dials per account in this campaign"),
+    max_per_day: int = typer.Option(3, min=1, help="dials per account per local day (all campaigns)"),
+    max_per_week: int = typer.Option(7, min=1, help="dials per account in any 7 days (all campaigns)"),
+    max_answered: int = typer.Option(2, min=1, help="answered calls without a commitment before stopping"),
+    window: str = typer.Option("08:00-21:00", help="local calling window"),
+    retry: str = typer.Option("30m,2h,1d", help="waits after consecutive no-answer/busy dials"),
+    redial_after: str = typer.Option("1d", help="wait before redialling, with the other voice, after "
+                                                "an answered call without a promise"),
+    default_timezone: str = typer.Option("UTC", help="for accounts without a timezone"),
+    lease_ttl: float = typer.Option(60.0, min=0.1, help="seconds before a dead worker's account frees up"),
+    speed: float = typer.Option(4.0, min=0.25, help="simulated call speed factor"),
+    ring_s: float = typer.Option(0.0, min=0.0, help="real seconds an unanswered simulated dial rings"),
+    records: Path = typer.Option(Path("var/calls"), help="where call records and recordings go"),
+    sms: bool = typer.Option(True, "--sms/--no-sms", help="plan and send SMS triggers"),
+    sms_windows: str = typer.Option("09:00-11:00,15:00-17:00", help="local SMS send windows"),
+    sms_per_week: int = typer.Option(3, min=1, help="SMS per account in any 7 days"),
+    outbox: Path = typer.Option(None, help="SMS outbox JSONL file (default: Redis stream PREFIX:sms:outbox "
+                                           "with --redis, else var/sms/outbox.jsonl)"),
+    state: Path = typer.Option(DEFAULT_STATE_FILE, help="state file when running without Redis"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON, no progress bar"),
+) -> None:
+    """Dial the campaign's due accounts: windows, caps, retries, voice rotation, opt-outs."""
+    os.environ.setdefault("LOGURU_LEVEL", "WARNING")
+    console = Console(highlight=False, soft_wrap=True, stderr=as_json)
+    try:
+        rows = load_accounts(accounts)
+        config = CampaignConfig(
+            calling_window=window, default_timezone=default_timezone, max_calls_per_day=max_per_day,
+            max_calls_per_week=max_per_week, max_attempts=max_attempts, max_answered=max_answered,
+            retry_delays=retry, redial_after_no_promise=redial_after, concurrency=concurrency,
+            lease_ttl_s=lease_ttl)
+        sms_config = SmsConfig(send_windows=sms_windows, max_per_week=sms_per_week, default_timezone=default_timezone)
+        clock = _clock(at, virtual_time)
+    except (AccountError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    deadline = _instant(until)
+    name = campaign or accounts.stem
+    backend = _backend(redis_url, prefix, None if redis_url or os.environ.get("REDIS_URL") else state, outbox)
+    triggers = SmsTriggers(backend.sms_store, backend.outbox, backend.store, clock, sms_config) if sms else None
+    dialer = SimulatedDialer(speed=speed, records_dir=records, ring_s=ring_s)
+    worker = CampaignWorker(backend.store, dialer, name, config=config, clock=clock,
+                            worker_id=worker_id or default_worker_id(), sms=triggers)
+    if not as_json:
+        console.print(f"[bold]campaign[/] {name}: {len(rows)} accounts, worker {worker.worker_id}, "
+                      f"state in {backend.where}")
+    try:
+        if as_json:
+            result = asyncio.run(worker.run(rows, follow=follow, until=deadline))
+        else:
+            with progress_bar(console) as progress:
+                worker.listener = ProgressListener(progress, backend.store, name, clock, len(rows))
+                result = asyncio.run(worker.run(rows, follow=follow, until=deadline))
+    finally:
+        backend.save()
+    if as_json:
+        summary = totals(backend.store.states(name), backend.store.calls(name)).to_dict()
+        print(json.dumps({"campaign": name, "worker": result.worker, "deferred": result.deferred,
+                          "lost_leases": result.lost_leases, "totals": summary,
+                          "calls": [c.model_dump(mode="json") for c in result.calls]}, ensure_ascii=False))
+        return
+    console.print(summary_table(backend.store, name, default_timezone))
+    if triggers is not None:
+        pending = backend.sms_store.pending()
+        console.print(f"[bold]sms[/] {len(pending)} waiting" + (
+            f", next {pending[0].account_id} {pending[0].trigger} at {pending[0].due_at:%Y-%m-%d %H:%M} UTC"
+            if pending else ""))
+
+
+@campaign_app.command("status")
+def status(
+    campaign: str = typer.Argument(..., help="campaign id (an accounts file's name without extension)"),
+    redis_url: str = typer.Option(None, "--redis", help=REDIS_HELP),
+    prefix: str = typer.Option("voicebot", help="Redis key prefix"),
+    state: Path = typer.Option(DEFAULT_STATE_FILE, help="state file when running without Redis"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show a campaign's accounts, calls and totals, as every worker left them."""
+    backend = _backend(redis_url, prefix, state, None)
+    name = Path(campaign).stem
+    if as_json:
+        states = backend.store.states(name)
+        print(json.dumps({"campaign": name, "totals": totals(states, backend.store.calls(name)).to_dict(),
+                          "accounts": {k: v.model_dump(mode="json") for k, v in states.items()}},
+                         ensure_ascii=False))
+        return
+    Console(highlight=False, soft_wrap=True).print(summary_table(backend.store, name))
+
+
+@campaign_app.command("sms")
+def send_sms(
+    redis_url: str = typer.Option(None, "--redis", help=REDIS_HELP),
+    prefix: str = typer.Option("voicebot", help="Redis key prefix"),
+    at: str = typer.Option(None, help="as if the time were this ISO instant"),
+    outbox: Path = typer.Option(None, help="SMS outbox JSONL file"),
+    sms_windows: str = typer.Option("09:00-11:00,15:00-17:00", help="local SMS send windows"),
+    sms_per_week: int = typer.Option(3, min=1, help="SMS per account in any 7 days"),
+    state: Path = typer.Option(DEFAULT_STATE_FILE, help="state file when running without Redis"),
+) -> None:
+    """Send the SMS that are due now (run it from cron between campaign runs)."""
+    backend = _backend(redis_url, prefix, state, outbox)
+    clock = _clock(at, False)
+    triggers = SmsTriggers(backend.sms_store, backend.outbox, backend.store, clock,
+                           SmsConfig(send_windows=sms_windows, max_per_week=sms_per_week))
+    try:
+        sent = triggers.send_due()
+    finally:
+        backend.save()
+    for message in sent:
+        typer.echo(f"{message.account_id} {message.trigger} ({message.local_time}): {message.text}")
+    pending = backend.sms_store.pending()
+    typer.echo(f"{len(sent)} sent, {len(pending)} waiting")
+
+
+@campaign_app.command("opt-out")
+def opt_out(
+    account_ids: list[str] = typer.Argument(..., help="accounts never to call or text again"),
+    redis_url: str = typer.Option(None, "--redis", help=REDIS_HELP),
+    prefix: str = typer.Option("voicebot", help="Redis key prefix"),
+    state: Path = typer.Option(DEFAULT_STATE_FILE, help="state file when running without Redis"),
+    reason: str = typer.Option("requested", help="kept with the opt-out"),
+) -> None:
+    """Record opt-outs received outside a call (letter, email, complaint)."""
+    backend = _backend(redis_url, prefix, state, None)
+    for account_id in account_ids:
+        backend.store.opt_out(account_id, SystemClock().now(), reason)
+    backend.save()
+    typer.echo(f"{len(account_ids)} opted out; {len(backend.store.opted_out())} in total")
+
+
+@campaign_app.command("paid")
+def paid(
+    account_ids: list[str] = typer.Argument(..., help="accounts that have paid"),
+    redis_url: str = typer.Option(None, "--redis", help=REDIS_HELP),
+    prefix: str = typer.Option("voicebot", help="Redis key prefix"),
+    state: Path = typer.Option(DEFAULT_STATE_FILE, help="state file when running without Redis"),
+) -> None:
+    """Record payments (from the lender's feed): pending reminders to these accounts are cancelled."""
+    backend = _backend(redis_url, prefix, state, None)
+    for account_id in account_ids:
+        backend.store.mark_paid(account_id)
+    backend.save()
+    typer.echo(f"{len(account_ids)} marked paid")

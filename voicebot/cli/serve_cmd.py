@@ -1,0 +1,76 @@
+"""`voicebot serve`: the media-stream server carriers connect calls to (FastAPI + uvicorn)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+
+import typer
+
+WS_MAX_SIZE_MIN = 1024 * 1024  # uvicorn's own limit (close 1009) stays well above the server's
+TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]+")
+
+
+def serve(
+    accounts: Path = typer.Option(..., help="accounts file (JSON or CSV) the server may call about",
+                                  envvar="VOICEBOT_ACCOUNTS_FILE"),
+    host: str = typer.Option("127.0.0.1", help="interface to listen on (0.0.0.0 for all)"),
+    port: int = typer.Option(8080, help="TCP port"),
+    token: list[str] = typer.Option(None, help="accepted stream token (repeatable); none given and no "
+                                               "Twilio auth token: one is generated and printed",
+                                    envvar="VOICEBOT_TOKENS"),
+    records: Path = typer.Option(Path("var/calls"), help="where call records and WAVs go"),
+    twilio_auth_token: str = typer.Option(None, help="check X-Twilio-Signature on /media/twilio",
+                                          envvar="TWILIO_AUTH_TOKEN"),
+    twilio_account_sid: str = typer.Option(None, help="with --twilio-from: carry out transfers, "
+                                                      "hang-ups and SMS through Twilio's REST API",
+                                           envvar="TWILIO_ACCOUNT_SID"),
+    twilio_from: str = typer.Option(None, help="Twilio number calls and texts come from",
+                                    envvar="TWILIO_FROM_NUMBER"),
+    public_url: str = typer.Option(None, help="wss://host Twilio connects to, if a proxy changes it"),
+    max_frame_bytes: int = typer.Option(64 * 1024, help="larger messages close the stream (4413)"),
+    warm_up: bool = typer.Option(True, help="load and exercise the models before taking calls"),
+    log_level: str = typer.Option("INFO", help="DEBUG shows every pipeline frame"),
+) -> None:
+    """Serve calls over WebSocket: /media/twilio (Twilio Media Streams), /media/pcm (raw PCM)."""
+    os.environ.setdefault("LOGURU_LEVEL", log_level.upper())
+    import uvicorn  # heavy imports after the log level is set
+
+    from dialogue.accounts import AccountError
+    from telephony.server import ServerSettings, create_app
+
+    tokens = [t for t in token or [] if t]
+    if not tokens and not twilio_auth_token:
+        tokens = [secrets.token_urlsafe(24)]
+        typer.echo(f"no --token given; this run accepts streams with token {tokens[0]}")
+    try:
+        settings = ServerSettings(accounts_file=accounts, records_dir=records, tokens=tokens,
+                                  twilio_auth_token=twilio_auth_token, public_url=public_url,
+                                  max_frame_bytes=max_frame_bytes, warm_up=warm_up)
+        provider = None
+        if twilio_account_sid and twilio_auth_token and twilio_from:
+            from telephony.providers.twilio import TwilioRestProvider
+
+            stream_url = (public_url or f"ws://{host}:{port}").rstrip("/") + "/media/twilio"
+            provider = TwilioRestProvider(twilio_account_sid, twilio_auth_token, from_number=twilio_from,
+                                          stream_url=stream_url)
+        app = create_app(settings, provider=provider)
+    except (AccountError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"media streams on ws://{host}:{port}/media/twilio and /media/pcm, records in {records}"
+               + ("; loading models before the first call" if warm_up else ""))
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
+                            ws_max_size=max(WS_MAX_SIZE_MIN, 4 * max_frame_bytes))
+    logging.getLogger("uvicorn.error").addFilter(_redact_tokens)  # after Config set logging up
+    uvicorn.Server(config).run()
+
+
+def _redact_tokens(record: logging.LogRecord) -> bool:
+    """uvicorn logs each WebSocket's path with its query string: keep ?token= values out of logs."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(TOKEN_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+    return True
