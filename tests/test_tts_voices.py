@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -57,7 +56,6 @@ LONG_TEXT = (
     "can tell you the other ways to pay."
 )
 FIGURES: list[str] = []
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="apt install espeak-ng")
 
 
 def figure(line: str) -> None:
@@ -307,7 +305,6 @@ def test_time_to_first_audio_short_and_long_prompts():
 # --- Mandarin espeak-ng voices ---------------------------------------------------------------
 
 
-@needs_espeak
 def test_mandarin_voices_read_hanzi_as_mandarin():
     """`cmn` in espeak-ng 1.51 reads hanzi as English-spelled pinyin ("nin two"); ours must not."""
     for voice_id in ("zh-xiaoyu", "zh-xiaogang"):
@@ -317,7 +314,6 @@ def test_mandarin_voices_read_hanzi_as_mandarin():
         assert "(en)" not in phonemes, phonemes
 
 
-@needs_espeak
 def test_mandarin_espeak_voices_render_through_pipecat():
     f0 = {}
     for voice_id in ("zh-xiaoyu", "zh-xiaogang"):
