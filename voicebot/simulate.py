@@ -20,7 +20,9 @@ from dialogue.session import TurnRecord
 from voicebot.pipeline.builder import build_call, run_call
 from voicebot.pipeline.parts import call_parts, debtor_voice_for, render_speech
 from voicebot.recording.call_record import percentile
-from voicebot.transports.simulated import DebtorLine, ScriptedDebtor, SimulatedCarrierTransport
+from voicebot.transports.simulated import (
+    DebtorLine, ScriptedDebtor, SimulatedCarrierTransport, last_voiced_s,
+)
 
 SILENCE_LINE = "<silence>"
 HANGUP_LINE = "<hangup>"
@@ -73,8 +75,7 @@ async def make_lines(spec: list[tuple[str, float | None]], voice: str, sample_ra
             out.append(DebtorLine(text, None, barge, dtmf=text[1], sample_rate=sample_rate))
         else:
             audio = await render_speech(voice, text, sample_rate)
-            line = DebtorLine(text, audio, barge, sample_rate=sample_rate)
-            end = int((line.speech_end_s + DEBTOR_TAIL_S) * sample_rate)
+            end = int((last_voiced_s(audio, sample_rate) + DEBTOR_TAIL_S) * sample_rate)
             out.append(DebtorLine(text, audio[:end], barge, sample_rate=sample_rate))
     return out
 

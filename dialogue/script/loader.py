@@ -149,11 +149,10 @@ def read_locale(root: Path) -> tuple[LocaleScripts | None, list[Problem]]:
         return None, problems
     stages: dict[str, StageScript] = {}
     seen: set[str] = set()
-    for entry in strategy.stages:
+    for index, entry in enumerate(strategy.stages):
         if entry.name in seen:
             continue  # reported by check_stages; the first definition stands
         seen.add(entry.name)
-        index = strategy.stages.index(entry)
         script = _parse(root, entry.script, StageScript, problems, docs,
                         (docs[STRATEGY_FILE], ("stages", index, "script")))
         if script is not None:
