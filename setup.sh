@@ -7,7 +7,8 @@ PY=${PYTHON:-python3}
 # System tools: espeak-ng speaks Mandarin and synthesises test callers; sox converts audio;
 # redis-server is the live bus the tests start privately (production points REDIS_URL at one).
 missing=()
-for tool in espeak-ng sox redis-server; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+# chromium drives the console tests (Playwright with executable_path, no browser download).
+for tool in espeak-ng sox redis-server chromium; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
