@@ -10,8 +10,10 @@ PiperVoice, WhisperModel and vosk.Model are safe to share between threads for in
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from audio_models.catalogue import Catalogue, load_catalogue
@@ -50,11 +52,38 @@ def piper_voice(voice_id: str, catalogue: Catalogue | None = None) -> PiperVoice
     owner = cat.model_owner(voice_id)
 
     def load() -> PiperVoice:
-        from piper import PiperVoice
+        import json
 
-        return PiperVoice.load(cat.model_path(owner.id))
+        from piper import PiperVoice
+        from piper.config import PiperConfig
+
+        path = cat.model_path(owner.id)
+        config = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+        return PiperVoice(session=_onnx_session(path), config=PiperConfig.from_dict(config))
 
     return _load_once(f"piper:{owner.id}", load)
+
+
+def _onnx_session(path: Path) -> Any:
+    """An onnxruntime session for a server running many calls at once.
+
+    onnxruntime's defaults (one intra-op thread per core, idle threads spinning) suit one
+    inference at a time.  With concurrent calls each synthesis already runs in its own thread:
+    more intra-op threads only oversubscribe the cores, and spinning burns CPU between
+    operators.  Measured for Piper joe on 2 cores (docs/performance.md): 0.15 CPU-s per second
+    of speech with the defaults, 0.083 with one thread and no spinning, and 2x the throughput
+    with 4 concurrent syntheses.  `VOICEBOT_ONNX_THREADS` overrides the thread count; 0 keeps
+    onnxruntime's defaults (one thread per core, spinning), e.g. to measure the difference."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    threads = int(os.environ.get("VOICEBOT_ONNX_THREADS", "1"))
+    if threads > 0:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def whisper_model(

@@ -25,6 +25,7 @@ BASE = {
     "already_paid": 90, "promise_to_pay": 80, "partial_payment": 60, "plan_requested": 55,
     "callback": 45, "escalated": 40, "hardship": 35, "no_commitment": 30, "no_response": 25,
     "disputed": 20, "wrong_party": 15, "refused": 10, "opted_out": 5,
+    "voicemail": 25,  # nobody spoke: as likely to pay as no_response
 }
 
 # Outcomes derived from what the debtor said when no node recorded one.
@@ -52,7 +53,7 @@ def decide_outcome(state: CallState, intents: list[str]) -> str:
         return "opted_out"
     if state.third_party:
         return "wrong_party"
-    if state.transfer_reason is not None:
+    if state.transfer_reason is not None and state.handoff != "unclaimed":
         return "escalated"
     if state.outcome:
         return state.outcome
@@ -96,6 +97,8 @@ def summarise(state: CallState, intents: list[str], confidences: list[float], am
     tags.add("identity_confirmed" if state.identity_confirmed else "identity_unconfirmed")
     if state.transfer_reason:
         tags.add(f"escalated:{state.transfer_reason}")
+    if state.handoff:
+        tags.add(f"handoff:{state.handoff}")
     if state.retry_limit_hit:
         tags.add("repeated_misunderstanding")
     if any(c < threshold for c in confidences):

@@ -18,10 +18,10 @@ from dialogue.formatting import money, percent, spoken_date, spoken_list
 from dialogue.nlu.result import NluBackend, NluResult
 from dialogue.outcome import CallResult, summarise
 from dialogue.policy.engine import StagePolicy
-from dialogue.policy.state import BotReply
-from dialogue.script.disclosure import node_texts
+from dialogue.policy.state import BotAction, BotReply, Prompt
+from dialogue.script.disclosure import node_texts, text_reveals
 from dialogue.script.loader import LocaleScripts
-from dialogue.script.templates import variables_in
+from dialogue.script.templates import render, variables_in
 from dialogue.variables import SLOTS
 
 
@@ -32,7 +32,7 @@ class CallSetupError(ValueError):
 @dataclass
 class TurnRecord:
     index: int
-    kind: str                      # opening | speech | dtmf | silence
+    kind: str                      # opening | speech | dtmf | silence | voicemail
     debtor_text: str | None
     nlu: dict[str, Any] | None
     node: str                      # node whose question was answered
@@ -86,6 +86,8 @@ def required_variables(scripts: LocaleScripts, stage: str) -> dict[str, str]:
         for text in texts:
             for var in variables_in(text):
                 needed.setdefault(var, name)
+    for var in variables_in(script.settings.voicemail or ""):
+        needed.setdefault(var, "voicemail")
     for template in scripts.stage_entry(stage).sms.values():
         for var in variables_in(scripts.sms.get(template, "")):
             needed.setdefault(var, f"sms {template}")
@@ -116,6 +118,7 @@ class CallSession:
         self._t0 = time.monotonic()
         self._confidences: list[float] = []
         self._intents: list[str] = []
+        self._voicemail: str | None = None  # voicemail_left | voicemail_hung_up
 
     # -- formatting ----------------------------------------------------------------------
     def _format_slot(self, slot: str, raw: object) -> str:
@@ -173,14 +176,43 @@ class CallSession:
         for listener in self.event_listeners:
             listener(event)
 
+    def transfer_claimed(self, agent_id: str, endpoint: str | None = None) -> None:
+        """An agent took the escalated call; the carrier transfers it after the last words."""
+        self.policy.state.handoff = "claimed"
+        self.note("handoff_claimed", agent_id=agent_id, endpoint=endpoint)
+
+    def transfer_unclaimed(self, waited_s: float | None = None) -> TurnRecord:
+        """Nobody claimed the escalated call in time: the dialogue goes on (see the policy)."""
+        self.note("handoff_unclaimed", waited_s=waited_s)
+        return self._record("no_agent", None, None, self.policy.agent_unavailable(), self.policy.state.node)
+
     def hangup(self) -> None:
         """The debtor hung up: nothing more is said; the outcome is computed from what was."""
         self.policy.state.ended = True
 
+    def voicemail(self, leave_message: bool = True) -> TurnRecord:
+        """An answering machine took the call: say only the stage's limited-content message
+        (or nothing, where the jurisdiction's profile says hang up) and end as `voicemail`.
+
+        The validator already refuses a revealing template; checking again here keeps a
+        message that names the debt off a machine anyone in the household can play."""
+        template = self.policy.stage.settings.voicemail
+        reply = BotReply(nodes=["voicemail"], end=True, actions=[BotAction("hangup")])
+        if leave_message and template and not text_reveals(template, self.policy.terms):
+            reply.prompts.append(Prompt(render(template, self.policy.values), "voicemail", interruptible=False))
+        reply.events.append("voicemail_left" if reply.prompts else "voicemail_hung_up")
+        self._voicemail = reply.events[-1]
+        state = self.policy.state
+        state.outcome, state.ended = "voicemail", True
+        return self._record("voicemail", None, None, reply, "")
+
     def result(self) -> CallResult:
         threshold = self.scripts.strategy.nlu.confidence_threshold
-        return summarise(self.policy.state, self._intents, self._confidences, self.account.amount,
-                         self.account.days_overdue, self.today, threshold)
+        result = summarise(self.policy.state, self._intents, self._confidences, self.account.amount,
+                           self.account.days_overdue, self.today, threshold)
+        if self._voicemail:
+            result.tags = sorted({*result.tags, self._voicemail})
+        return result
 
     def _record(self, kind: str, text: str | None, nlu: dict | None, reply: BotReply, node: str,
                 nlu_ms: float = 0.0) -> TurnRecord:

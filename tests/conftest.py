@@ -65,9 +65,7 @@ def redis_url(tmp_path_factory):
     proc.wait(timeout=10)
 
 
-@pytest.fixture
-def redis_prefix(redis_url):
-    """A Redis key prefix of this test's own; its keys are removed afterwards."""
+def _own_prefix(redis_url):
     import uuid
 
     from telephony.campaign import connect
@@ -78,3 +76,15 @@ def redis_prefix(redis_url):
     keys = list(client.scan_iter(f"{name}:*"))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture
+def redis_prefix(redis_url):
+    """A Redis key prefix of this test's own; its keys are removed afterwards."""
+    yield from _own_prefix(redis_url)
+
+
+@pytest.fixture(scope="module")
+def module_redis_prefix(redis_url):
+    """The same for a whole module (a server fixture that outlives one test)."""
+    yield from _own_prefix(redis_url)

@@ -292,8 +292,10 @@ def test_redial_uses_the_other_voice_real_calls(accounts, store, tmp_path):
         ("answered", "refused", "en-joe"), ("no_answer", None, "en-kate"), ("answered", "promise_to_pay", "en-kate")]
     assert [c.conversation for c in calls] == [1, 2, 2]
     chicago = ZoneInfo("America/Chicago")
-    assert [c.started_at.astimezone(chicago).strftime("%a %H:%M") for c in calls] == \
-        ["Mon 10:00", "Tue 10:00", "Tue 10:30"]  # redial a day later, then +30 min after no answer
+    # The campaign would redial a day later, but the first call was a conversation with the
+    # debtor (us profile, Reg F): no call for 7 days after it; then +30 min after no answer.
+    assert [c.started_at.astimezone(chicago).strftime("%d %a %H:%M") for c in calls] == \
+        ["23 Mon 10:00", "30 Mon 10:00", "30 Mon 10:30"]
     state = store.state("voices", "V")
     assert (state.voices, state.final) == (["en-joe", "en-kate"], "resolved")
     # The voice is the one the real call session used: its saved record says so.

@@ -250,3 +250,40 @@ def test_callback_time_goes_to_callback_slot(engines, accounts):
     session.hear_result(NluResult("call me back tomorrow", "callback_later", 0.9, entities=entities))
     slots = session.policy.state.slots
     assert slots.get("callback_time") == "2026-11-24" and "promise_date" not in slots
+
+
+@pytest.mark.parametrize("locale", ["en", "zh"])
+def test_unclaimed_transfer_reopens_for_a_callback_time(engines, accounts, locale):
+    """No agent took the call: the dialogue goes on at `no_agent`, takes a callback time, and the
+    outcome is a callback, tagged with the escalation and the unclaimed handoff."""
+    session = _session(engines, accounts, locale=locale, stage="mid")
+    session.hear_result(NluResult("yes", "confirm_identity", 0.9))
+    transfer = session.hear_result(NluResult("a person please", "request_human", 0.9))
+    assert transfer.end and [a["kind"] for a in transfer.actions] == ["transfer"]
+    assert session.result().outcome == "escalated"
+    reopened = session.transfer_unclaimed(waited_s=20.0)
+    assert not reopened.end and not session.ended and reopened.bot_nodes == ["no_agent"]
+    when = NluResult("tomorrow", "callback_later", 0.9, entities=(Entity("date", "2026-11-24", "tomorrow", 0, 8),))
+    closing = session.hear_result(when)
+    assert closing.end and [a["kind"] for a in closing.actions] == ["callback"]
+    result = session.result()
+    assert result.outcome == "callback" and result.details["callback_time"] == "2026-11-24"
+    assert {"handoff:unclaimed", "escalated:request_human"} <= set(result.tags)
+
+
+def test_unclaimed_transfer_never_reopens_a_closed_conversation(engines, accounts):
+    """A transfer after a third party answered (or an opt-out) stays closed without an agent."""
+    session = _session(engines, accounts)
+    session.hear_result(NluResult("not me", "third_party", 0.9))
+    session.policy.state.transfer_reason = "request_human"  # as if a script transferred here
+    turn = session.transfer_unclaimed()
+    assert turn.end and session.ended and not turn.prompts
+
+
+def test_claimed_transfer_is_recorded(engines, accounts):
+    session = _session(engines, accounts)
+    session.hear_result(NluResult("yes", "confirm_identity", 0.9))
+    session.hear_result(NluResult("a person please", "request_human", 0.9))
+    session.transfer_claimed("agent-7", "sip:agent-7@desk")
+    assert session.result().outcome == "escalated" and "handoff:claimed" in session.result().tags
+    assert session.events[-1]["kind"] == "handoff_claimed"

@@ -12,16 +12,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 import websockets
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
+from media_server import free_port, record_of, serving, summaries
 from telephony.providers.local import LocalProvider
 from telephony.providers.twilio.signature import twilio_signature
 from telephony.server import ServerSettings, create_app
@@ -34,50 +31,21 @@ CALL_TIMEOUT_S = 120
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The server, and the LocalProvider it reports transfers, hang-ups and SMS to."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     base = f"ws://127.0.0.1:{port}"
     records = tmp_path_factory.mktemp("calls")
     # The carrier the server reports to is also the Twilio-speaking client of the first test,
     # so a transfer the server asks for ends that client's stream, as Twilio would.
     carrier = LocalProvider(base, twilio_auth_token=TWILIO_AUTH_TOKEN)
+    # No agent desk here: transfers go straight to the queue's line (tests/test_live_handoff.py
+    # holds calls for a desk).
     settings = ServerSettings(accounts_file=SAMPLE_ACCOUNTS, records_dir=records, tokens=[TOKEN],
-                              twilio_auth_token=TWILIO_AUTH_TOKEN, call_date=CALL_DATE)
+                              twilio_auth_token=TWILIO_AUTH_TOKEN, call_date=CALL_DATE,
+                              handoff_timeout_s=0)
     ended: list[dict] = []
     app = create_app(settings, provider=carrier, on_call_end=[ended.append])
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                       ws_ping_interval=None))
-    thread = threading.Thread(target=uv.run, name="media-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120  # start-up warms the models
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)
-    yield {"base": base, "records": records, "carrier": carrier, "ended": ended}
-    uv.should_exit = True
-    thread.join(timeout=30)
-
-
-def summaries(records: Path) -> list[dict]:
-    out = []
-    for path in records.glob("*.json"):
-        try:
-            out.append(json.loads(path.read_text()))
-        except json.JSONDecodeError:
-            pass  # being written right now
-    return out
-
-
-def record_of(records: Path, carrier_call_id: str) -> dict:
-    """The call's summary; the server writes it just after the socket closes, so wait for it."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for summary in summaries(records):
-            if summary.get("carrier_call_id") == carrier_call_id:
-                return summary
-        time.sleep(0.2)
-    raise AssertionError(f"no call record for {carrier_call_id}")
+    with serving(app, port):
+        yield {"base": base, "records": records, "carrier": carrier, "ended": ended}
 
 
 def intents(summary: dict) -> list[str]:

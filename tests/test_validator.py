@@ -196,6 +196,21 @@ CASES: list[Case] = [
     Case("duplicate-key/response-twice",
          (append("responses.yaml", '  ask_date: "When can you pay?"\n'),),
          "duplicate-key", "responses.yaml", "When can you pay?", ("'ask_date'",)),
+    # --- voicemail: a limited-content message (dialogue/script/checks_voicemail.py) ----------
+    Case("voicemail-reveals/amount",
+         (replace("early.yaml", "with a message for {first_name}.", "about {amount}, for {first_name}."),),
+         "voicemail-reveals", "early.yaml", "  voicemail:", ("{amount}",), col_at="{amount}"),
+    Case("voicemail-reveals/debt-term",
+         (replace("early.yaml", "Please call us back at {callback_number}",
+                  "Please call us back about your loan at {callback_number}"),),
+         "voicemail-reveals", "early.yaml", "  voicemail:", ("'loan'", "lint.yaml"), col_at="loan"),
+    Case("voicemail-slot/callback-time",
+         (replace("early.yaml", "and ask for {agent_name}. Thank you.\"\n  no_agent",
+                  "and ask for {agent_name} {callback_time}. Thank you.\"\n  no_agent"),),
+         "voicemail-slot", "early.yaml", "  voicemail:", ("{callback_time}",), col_at="{callback_time}"),
+    Case("voicemail-incomplete/no-callback-number",
+         (replace("early.yaml", "Please call us back at {callback_number} and ask", "Please ask"),),
+         "voicemail-incomplete", "early.yaml", "  voicemail:", ("{callback_number}",), severity="warning"),
     # --- structure (JSON-Schema-like checks through the pydantic models) ----------------------
     Case("structure/unknown-node-field-with-hint",
          (replace("early.yaml", "    interruptible: false\n", "    interruptable: false\n"),),
@@ -228,7 +243,8 @@ CASES: list[Case] = [
          "structure", "strategy.yaml", "  5: affirm", ("5",)),
     # --- references ----------------------------------------------------------------------------
     Case("unknown-node/default-typo",
-         (replace("early.yaml", "    default: callback_confirm\n", "    default: callback_confrim\n"),),
+         (replace("early.yaml", "    on_capture: callback_confirm\n    default: callback_confirm\n",
+                  "    on_capture: callback_confirm\n    default: callback_confrim\n"),),
          "unknown-node", "early.yaml", "callback_confrim",
          ("unknown node 'callback_confrim'", "did you mean 'callback_confirm'"), col_at="callback_confrim"),
     Case("unknown-node/settings",
@@ -449,8 +465,9 @@ CASES: list[Case] = [
          "nlu-data", "strategy.yaml", "data: nlu.yaml", ("nlu.yaml", "not found"), col_at="nlu.yaml"),
     # --- capture, trigger templates, voices ------------------------------------------------------
     Case("unused-transition/on-capture-without-capture",
-         (replace("early.yaml", "    capture: {date: callback_time}\n    on_capture: callback_confirm\n",
-                  "    on_capture: callback_confirm\n"),),
+         (replace("early.yaml", "  ask_callback_time:\n    response: ask_callback_time\n"
+                  "    capture: {date: callback_time}\n    on_capture: callback_confirm\n",
+                  "  ask_callback_time:\n    response: ask_callback_time\n    on_capture: callback_confirm\n"),),
          "unused-transition", "early.yaml", "on_capture: callback_confirm", ("'ask_callback_time'", "captures"),
          nth=0),
     Case("unguarded-slot/sms-trigger-template",
@@ -471,6 +488,26 @@ CASES: list[Case] = [
          (UNUSED_EDIT,),
          "unused-response", "responses.yaml", "ask_employer:", ("'ask_employer'", "not used"),
          severity="warning", col_at="ask_employer"),
+    # --- jurisdiction disclosures (dialogue/script/checks_compliance.py) -------------------------
+    Case("unknown-jurisdiction",
+         (replace("strategy.yaml", "jurisdiction: us\n", "jurisdiction: usa\n"),),
+         "unknown-jurisdiction", "strategy.yaml", "jurisdiction: usa", ("'usa'", "available: cn, us"),
+         col_at="usa"),
+    Case("missing-disclosure/recording-notice",
+         (replace("early.yaml", "    disclosure: recording_notice\n", ""),),
+         "missing-disclosure", "early.yaml", "nodes:", ("recording_notice", "'early'", "'us'")),
+    Case("late-disclosure/recording-notice-after-the-first-answer",
+         (replace("early.yaml", "    disclosure: recording_notice\n", ""),
+          replace("early.yaml", "  verify:\n    response: verify_identity\n",
+                  "  verify:\n    response: verify_identity\n    disclosure: recording_notice\n")),
+         "late-disclosure", "early.yaml", "disclosure: recording_notice", ("'verify'", "'greeting'"),
+         col_at="recording_notice"),
+    Case("debt-notice-before-identity",
+         (replace("early.yaml", "  not_available:\n    response: not_available\n",
+                  "  not_available:\n    response: not_available\n"
+                  "    disclosure: debt_collection_notice  # moved\n"),),
+         "debt-notice-before-identity", "early.yaml", "debt_collection_notice  # moved",
+         ("'not_available'", "greeting -[deny]-> not_available"), col_at="debt_collection_notice"),
 ]
 
 

@@ -17,12 +17,14 @@ from pipecat.transports.base_transport import TransportParams
 from dialogue.accounts import Account
 from dialogue.engine import engine_for
 from dialogue.session import TurnRecord
+from voicebot.pipeline.amd_processor import amd_setup
 from voicebot.pipeline.builder import build_call, run_call
 from voicebot.pipeline.parts import call_parts, debtor_voice_for, render_speech
 from voicebot.recording.call_record import percentile
 from voicebot.transports.simulated import (
     DebtorLine, ScriptedDebtor, SimulatedCarrierTransport, last_voiced_s,
 )
+from voicebot.transports.simulated.machine import answer_line, is_answer_line
 
 SILENCE_LINE = "<silence>"
 HANGUP_LINE = "<hangup>"
@@ -37,6 +39,7 @@ class SimulationResult:
     debtor_voice: str
     records: Path
     debtor_timings: list = field(default_factory=list)
+    machine_recording: Any = None  # int16 audio an answering-machine callee recorded of the bot
 
     @property
     def latency(self) -> dict[str, float | None]:
@@ -67,17 +70,23 @@ async def make_lines(spec: list[tuple[str, float | None]], voice: str, sample_ra
     """Render every line before the call starts, so synthesis never competes with the call."""
     out = []
     for text, barge in spec:
-        if text == SILENCE_LINE:
+        if is_answer_line(text):  # <machine...> or "@0.4 hello?": the callee speaks first
+            out.append(await answer_line(text, lambda t: _line_audio(voice, t, sample_rate), sample_rate))
+        elif text == SILENCE_LINE:
             out.append(DebtorLine(text, None, barge, sample_rate=sample_rate))
         elif text == HANGUP_LINE:
             out.append(DebtorLine(text, None, barge, hangup=True, sample_rate=sample_rate))
         elif len(text) == 2 and text[0] == "#" and text[1] in "0123456789*#":
             out.append(DebtorLine(text, None, barge, dtmf=text[1], sample_rate=sample_rate))
         else:
-            audio = await render_speech(voice, text, sample_rate)
-            end = int((last_voiced_s(audio, sample_rate) + DEBTOR_TAIL_S) * sample_rate)
-            out.append(DebtorLine(text, audio[:end], barge, sample_rate=sample_rate))
+            out.append(DebtorLine(text, await _line_audio(voice, text, sample_rate), barge, sample_rate=sample_rate))
     return out
+
+
+async def _line_audio(voice: str, text: str, sample_rate: int):
+    audio = await render_speech(voice, text, sample_rate)
+    end = int((last_voiced_s(audio, sample_rate) + DEBTOR_TAIL_S) * sample_rate)
+    return audio[:end]
 
 
 @dataclass
@@ -93,6 +102,9 @@ class Simulation:
     on_turn: Callable[[TurnRecord], None] | None = None
     on_timing: Callable[[int, dict[str, float]], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    on_call: Callable[[Any], Any] | None = None  # gets the BuiltCall, e.g. records.attach_call
+    amd: bool = False  # answering-machine detection: the bot waits to know who answered
+    answered_by: str | None = None  # a carrier's verdict (Twilio AnsweredBy), with amd
 
     async def run(self) -> SimulationResult:
         engine = engine_for(self.account.locale)
@@ -104,15 +116,18 @@ class Simulation:
         params = TransportParams(audio_in_enabled=True, audio_out_enabled=True,
                                  audio_in_sample_rate=self.sample_rate, audio_out_sample_rate=self.sample_rate)
         transport = SimulatedCarrierTransport(debtor, params, speed=self.speed)
-        call = build_call(transport, session, parts, self.records_dir)
+        amd = amd_setup(session, self.answered_by) if self.amd or self.answered_by else None
+        call = build_call(transport, session, parts, self.records_dir, amd=amd)
         if self.on_turn:
             session.listeners.append(self.on_turn)
         if self.on_timing:
             call.dialogue.timing_listeners.append(self.on_timing)
+        if self.on_call:
+            self.on_call(call)
         latencies = debtor.timings
         summary = await run_call(call, {"debtor_voice": debtor_voice, "speed": self.speed, **self.extra})
         measured = [t.latency_ms for t in latencies if t.latency_ms is not None]
         processing = [t["processing_ms"] for t in call.recorder.timings.values() if "processing_ms" in t]
         summary["turn_latency_ms"] = {"p50": percentile(measured, 50), "p95": percentile(measured, 95)}
         return SimulationResult(summary, measured, processing, debtor_voice, self.records_dir,
-                                list(latencies))
+                                list(latencies), debtor.recorded_audio)

@@ -185,6 +185,22 @@ class StagePolicy:
             return reply
         return self._reprompt(self.stage.nodes[self.state.waiting], reply, "silence")
 
+    def agent_unavailable(self) -> BotReply:
+        """A transfer found no agent in time.  The debtor was promised a person, so the call
+        does not just end: it reopens at the stage's `no_agent` node to take a callback time.
+        A call that may not go on (third party, opt-out, abuse past its limit) or a script
+        without that node ends here; the carrier then hands it to the queue's line as before."""
+        state, reply = self.state, BotReply()
+        state.handoff = "unclaimed"
+        reply.events.append("handoff_unclaimed")
+        target = self.stage.settings.no_agent
+        if target is None or state.third_party or state.opted_out or state.abuse_count > 1:
+            reply.end = state.ended = True
+            return reply
+        state.ended = False
+        self._enter(target, reply)
+        return reply
+
     def _reprompt(self, node: Node, reply: BotReply, why: str) -> BotReply:
         state, settings = self.state, self.stage.settings
         count = state.reprompts.get(state.waiting, 0) + 1

@@ -57,5 +57,6 @@ class CallState:
     slots: dict[str, Any] = field(default_factory=dict)
     outcome: str | None = None     # last outcome a node recorded
     transfer_reason: str | None = None
+    handoff: str | None = None     # claimed | unclaimed, once the agent queue has answered
     ended: bool = False
     last_text: str = ""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dialogue.script.checks_compliance import check_disclosures
 from dialogue.script.checks_graph import check_identity_first, check_references, check_shape
 from dialogue.script.checks_strategy import check_dtmf, check_nlu_data, check_stages
 from dialogue.script.checks_text import check_locale_texts
+from dialogue.script.checks_voicemail import check_voicemails
 from dialogue.script.loader import LocaleScripts
 from dialogue.script.problems import Problem
 
@@ -22,5 +24,7 @@ def check_locale(scripts: LocaleScripts) -> list[Problem]:
         problems += check_shape(stage, doc)
         problems += check_identity_first(stage, doc, scripts.responses, terms)
     problems += check_locale_texts(scripts)
+    problems += check_voicemails(scripts)
+    problems += check_disclosures(scripts)
     problems += check_nlu_data(scripts)
     return sorted(set(problems))

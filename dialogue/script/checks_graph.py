@@ -4,11 +4,10 @@ identity-first rule on every path."""
 from __future__ import annotations
 
 import difflib
-from collections import deque
 
 from dialogue.intents import INTENT_SET, PROTECTED_INTENTS
 from dialogue.script.disclosure import node_reveals
-from dialogue.script.graph import edges, is_waiting, reachable, roots, unhandled_intents
+from dialogue.script.graph import edges, is_waiting, reachable, unhandled_intents, unverified_hits
 from dialogue.script.models import RESUME, StageScript
 from dialogue.script.problems import Problem
 from dialogue.script.yaml_source import YamlDoc
@@ -30,7 +29,8 @@ def check_references(stage: StageScript, doc: YamlDoc, responses: dict[str, list
             out.append(doc.problem(path, f"unknown node {value!r}{_suggest(value, names)}", "unknown-node"))
 
     target(("start",), stage.start, resume_ok=False)
-    for field in ("on_retry_limit", "verify_identity", "abuse_warning", "abuse_limit", "no_response"):
+    for field in ("on_retry_limit", "verify_identity", "abuse_warning", "abuse_limit", "no_response",
+                  "no_agent"):
         value = getattr(stage.settings, field)
         if value is not None:
             target(("settings", field), value, resume_ok=False)
@@ -126,29 +126,9 @@ def check_identity_first(stage: StageScript, doc: YamlDoc, responses: dict[str, 
             out.append(doc.problem(("settings", "verify_identity"),
                                    f"the identity check node {stage.settings.verify_identity!r} reveals "
                                    f"the debt ({why})", "identity-first"))
-    start_roots = [r for r in roots(stage)]
-    parents: dict[str, tuple[str, str] | None] = {r: None for r in start_roots}
-    queue = deque(start_roots)
-    while queue:
-        name = queue.popleft()
-        node = stage.nodes[name]
-        why = node_reveals(node, responses, debt_terms)
-        if why:
-            path, cur = [], name
-            while parents.get(cur):
-                prev, label = parents[cur]  # type: ignore[misc]
-                path.append(f"{prev} -[{label}]-> {cur}")
-                cur = prev
-            route = "; ".join(reversed(path)) or f"{name} is entered first"
-            out.append(doc.problem(("nodes", name), f"node {name!r} can be spoken before identity is "
-                                   f"confirmed and reveals the debt ({why}); path: {route}",
-                                   "identity-first", key=True))
-            continue
-        for edge in edges(stage, name):
-            confirms = edge.intent == "confirm_identity" or (edge.intent == "affirm" and node.identity_check)
-            if confirms or edge.target == RESUME or edge.target not in stage.nodes:
-                continue
-            if edge.target not in parents:
-                parents[edge.target] = (name, edge.label)
-                queue.append(edge.target)
+    reveals = {name: node_reveals(node, responses, debt_terms) for name, node in stage.nodes.items()}
+    for name, route in unverified_hits(stage, lambda n: bool(reveals[n])):
+        out.append(doc.problem(("nodes", name), f"node {name!r} can be spoken before identity is "
+                               f"confirmed and reveals the debt ({reveals[name]}); path: {route}",
+                               "identity-first", key=True))
     return out

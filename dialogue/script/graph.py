@@ -6,7 +6,8 @@ Edges are labelled with what causes them: an intent, `default`, `next`, `needs:<
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dialogue.intents import ENGINE_HANDLED, INTENTS, PROTECTED_INTENTS
@@ -59,6 +60,8 @@ def roots(stage: StageScript) -> list[str]:
     found = [stage.start, s.on_retry_limit, s.verify_identity, s.abuse_warning, s.abuse_limit]
     if s.no_response:
         found.append(s.no_response)
+    if s.no_agent:
+        found.append(s.no_agent)
     return [n for n in found if n in stage.nodes]
 
 
@@ -77,3 +80,30 @@ def reachable(stage: StageScript) -> set[str]:
 def unhandled_intents(stage: StageScript, node: Node) -> list[str]:
     """Intents with no route from a waiting node (repeat/out_of_scope the engine answers)."""
     return [i for i in INTENTS if i not in ENGINE_HANDLED and route_intent(stage, node, i) is None]
+
+
+def unverified_hits(stage: StageScript, hit: Callable[[str], bool]) -> Iterator[tuple[str, str]]:
+    """Nodes the call can reach with identity still unconfirmed (from every root, not crossing a
+    confirming edge) for which `hit(name)` is true, each with the path that reaches it first;
+    the walk does not go on past a hit.  The identity-first check and the debt-notice check
+    share it, so "before identity" means one thing."""
+    parents: dict[str, tuple[str, str] | None] = {r: None for r in roots(stage)}
+    queue = deque(parents)
+    while queue:
+        name = queue.popleft()
+        node = stage.nodes[name]
+        if hit(name):
+            path, cur = [], name
+            while parents.get(cur):
+                prev, label = parents[cur]  # type: ignore[misc]
+                path.append(f"{prev} -[{label}]-> {cur}")
+                cur = prev
+            yield name, "; ".join(reversed(path)) or f"{name} is entered first"
+            continue
+        for edge in edges(stage, name):
+            confirms = edge.intent == "confirm_identity" or (edge.intent == "affirm" and node.identity_check)
+            if confirms or edge.target == RESUME or edge.target not in stage.nodes:
+                continue
+            if edge.target not in parents:
+                parents[edge.target] = (name, edge.label)
+                queue.append(edge.target)

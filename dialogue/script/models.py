@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dialogue.compliance.profile import DisclosureName
 from dialogue.intents import INTENTS
 
 Outcome = Literal[
@@ -88,6 +89,9 @@ class Node(_Strict):
     identity_check: bool = Field(
         False, description="this prompt asks whether we speak to the debtor: `affirm` confirms")
     interruptible: bool = Field(True, description="false for legal disclosures")
+    disclosure: DisclosureName | None = Field(
+        None, description="this prompt says a disclosure the jurisdiction requires; it is always "
+                          "played non-interruptible")
     reprompt: str | None = Field(None, description="said when not understood or on silence")
     max_reprompts: int | None = Field(None, ge=0)
     actions: list[Action] = Field(default_factory=list)
@@ -98,6 +102,13 @@ class Node(_Strict):
     def _one_prompt(self) -> "Node":
         if self.say is not None and self.response is not None:
             raise ValueError("use either say or response, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _disclosure_is_heard_whole(self) -> "Node":
+        # A legal disclosure the debtor talked over was not given: never let barge-in cut it.
+        if self.disclosure is not None and self.interruptible:
+            object.__setattr__(self, "interruptible", False)
         return self
 
     @property
@@ -114,7 +125,14 @@ class StageSettings(_Strict):
     abuse_warning: str = Field(description="node for the first abusive turn")
     abuse_limit: str = Field(description="node for the second abusive turn (transfer or close)")
     no_response: str | None = Field(None, description="node when the debtor never speaks")
+    no_agent: str | None = Field(
+        None, description="node when a transfer finds no agent in time (take a callback time); "
+                          "without one the call goes to the queue's line anyway")
     max_turns: int = Field(40, ge=1, description="safety cap on debtor turns per call")
+    voicemail: str | None = Field(
+        None, description="limited-content message left on an answering machine: a caller name "
+                          "that does not reveal a debt, who to ask for, a callback number; never "
+                          "an amount, a lender, a product or a debt term. None: hang up")
 
 
 class StageScript(_Strict):
@@ -161,6 +179,13 @@ class Strategy(_Strict):
         default_factory=list,
         description="words the recogniser should favour (with the debtor's name and the lender)")
     stages: list[StageEntry] = Field(min_length=1)
+    jurisdiction: str | None = Field(
+        None, description="contact-rules profile these scripts are written for "
+                          "(scripts/jurisdictions/NAME.yaml); its required disclosures are checked")
+    amd: dict[str, float] = Field(
+        default_factory=dict,
+        description="answering-machine detection overrides for this locale, e.g. "
+                    "{max_greeting_s: 2.0} (names as in voicebot.audio.amd.AmdSettings)")
 
 
 class Responses(_Strict):

@@ -70,8 +70,10 @@ class CallFeed:
                 self.failures += 1
                 log.warning("live feed of call %s: %s", self.session.call_id, exc)
 
-    async def start(self) -> None:
-        event = started_event(self.session)
+    async def start(self, **extra: Any) -> None:
+        """`extra` joins the call.started event (e.g. the carrier's call id, for the dialer
+        that placed the call)."""
+        event = {**started_event(self.session), **extra}
         self._queue.put_nowait((CALLS_CHANNEL, event))
         self._queue.put_nowait((call_channel(self.session.call_id), event))
         self.session.listeners.append(self._on_turn)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogue.accounts import Account
+from dialogue.compliance.rules import Attempt
 from telephony.campaign.clock import utc
 from telephony.campaign.state import AccountState, CallRecord, Lease
 
@@ -24,6 +25,7 @@ class _Campaign:
         self.state: dict[str, AccountState] = {}
         self.due: dict[str, float] = {}
         self.calls: list[CallRecord] = []
+        self.blocked: list[dict] = []
         self.lines: dict[str, float] = {}  # lease value -> expiry (monotonic)
 
 
@@ -34,6 +36,7 @@ class InMemoryStore:
         self._campaigns: dict[str, _Campaign] = {}
         self._leases: dict[str, tuple[str, float]] = {}  # account -> (value, expiry)
         self._contacts: dict[str, dict[str, float]] = {}
+        self._results: dict[str, dict[str, list[bool]]] = {}  # account -> call id -> [connected, conversation]
         self._optout: dict[str, str] = {}
         self._paid: set[str] = set()
 
@@ -162,6 +165,25 @@ class InMemoryStore:
             return sorted(datetime.fromtimestamp(v, timezone.utc)
                           for v in self._contacts.get(account_id, {}).values() if v >= at)
 
+    def attempts_since(self, account_id: str, since: datetime) -> list[Attempt]:
+        with self._lock:
+            at, results = utc(since).timestamp(), self._results.get(account_id, {})
+            return sorted((Attempt(datetime.fromtimestamp(v, timezone.utc), *results.get(call_id, (False, False)))
+                           for call_id, v in self._contacts.get(account_id, {}).items() if v >= at),
+                          key=lambda a: a.at)
+
+    def note_result(self, account_id: str, call_id: str, connected: bool, conversation: bool) -> None:
+        with self._lock:
+            self._results.setdefault(account_id, {})[call_id] = [connected, conversation]
+
+    def log_blocked(self, campaign: str, entry: dict) -> None:
+        with self._lock:
+            self._c(campaign).blocked.append(dict(entry))
+
+    def blocked(self, campaign: str) -> list[dict]:
+        with self._lock:
+            return [dict(e) for e in self._c(campaign).blocked]
+
     def begin_call(self, lease: Lease, call_id: str, now: datetime, state: AccountState) -> None:
         with self._lock:
             self._contacts.setdefault(lease.account_id, {})[call_id] = utc(now).timestamp()
@@ -209,10 +231,11 @@ class InMemoryStore:
         with self._lock:
             return {
                 "optout": self._optout, "paid": sorted(self._paid), "contacts": self._contacts,
+                "results": self._results,
                 "campaigns": {
                     name: {"accounts": c.accounts, "due": c.due,
                            "state": {k: v.model_dump(mode="json") for k, v in c.state.items()},
-                           "calls": [r.model_dump(mode="json") for r in c.calls]}
+                           "calls": [r.model_dump(mode="json") for r in c.calls], "blocked": c.blocked}
                     for name, c in self._campaigns.items()
                 },
             }
@@ -222,12 +245,14 @@ class InMemoryStore:
             self._optout = dict(data.get("optout", {}))
             self._paid = set(data.get("paid", []))
             self._contacts = {k: dict(v) for k, v in data.get("contacts", {}).items()}
+            self._results = {k: dict(v) for k, v in data.get("results", {}).items()}
             for name, raw in data.get("campaigns", {}).items():
                 c = self._c(name)
                 c.accounts = dict(raw.get("accounts", {}))
                 c.due = {k: float(v) for k, v in raw.get("due", {}).items()}
                 c.state = {k: AccountState.model_validate(v) for k, v in raw.get("state", {}).items()}
                 c.calls = [CallRecord.model_validate(r) for r in raw.get("calls", [])]
+                c.blocked = list(raw.get("blocked", []))
 
 
 def load_state_file(path: Path) -> dict[str, Any]:

@@ -7,11 +7,13 @@ Key layout (PREFIX defaults to "voicebot"; tests use one prefix per test):
   PREFIX:paid                       SET    account ids known to have paid (stops SMS reminders)
   PREFIX:lease:ACCOUNT              STRING "token|campaign|worker", PX expiry: who is dialling it
   PREFIX:contacts:ACCOUNT           ZSET   call id -> epoch of each dial, all campaigns (caps)
+  PREFIX:results:ACCOUNT            HASH   call id -> "CV" flags: connected, conversation (0/1)
   PREFIX:campaign:CID:accounts      HASH   account id -> account JSON
   PREFIX:campaign:CID:state         HASH   account id -> AccountState JSON
   PREFIX:campaign:CID:due           ZSET   account id -> epoch of its next allowed dial (only
                                            accounts still in play)
   PREFIX:campaign:CID:calls         LIST   CallRecord JSON, one per dial, in order of ending
+  PREFIX:campaign:CID:blocked       LIST   blocked-attempt JSON (contact rule, reason), in order
   PREFIX:campaign:CID:lines         ZSET   lease value -> expiry (ms, server time): the
                                            campaign-wide concurrency semaphore
 
@@ -22,12 +24,14 @@ successor writes.  Lease and line expiries use the Redis server's clock (TIME), 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timezone
 
 import redis
 
 from dialogue.accounts import Account
+from dialogue.compliance.rules import Attempt
 from telephony.campaign.clock import utc
 from telephony.campaign.state import AccountState, CallRecord, Lease
 
@@ -188,6 +192,30 @@ class RedisStore:
     def contacts_since(self, account_id: str, since: datetime) -> list[datetime]:
         scores = self.r.zrangebyscore(self.key("contacts", account_id), _epoch(since), "+inf", withscores=True)
         return [datetime.fromtimestamp(score, timezone.utc) for _, score in scores]
+
+    def attempts_since(self, account_id: str, since: datetime) -> list[Attempt]:
+        pipe = self.r.pipeline()
+        pipe.zrangebyscore(self.key("contacts", account_id), _epoch(since), "+inf", withscores=True)
+        pipe.hgetall(self.key("results", account_id))
+        scores, results = pipe.execute()
+        out = []
+        for call_id, score in scores:
+            flags = results.get(call_id, "00")
+            out.append(Attempt(datetime.fromtimestamp(score, timezone.utc), flags[0] == "1", flags[1] == "1"))
+        return out
+
+    def note_result(self, account_id: str, call_id: str, connected: bool, conversation: bool) -> None:
+        key = self.key("results", account_id)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(key, call_id, f"{int(connected)}{int(conversation)}")
+        pipe.expire(key, 35 * 86400)  # as long as any rule looks back
+        pipe.execute()
+
+    def log_blocked(self, campaign: str, entry: dict) -> None:
+        self.r.rpush(self._ck(campaign, "blocked"), json.dumps(entry, ensure_ascii=False))
+
+    def blocked(self, campaign: str) -> list[dict]:
+        return [json.loads(v) for v in self.r.lrange(self._ck(campaign, "blocked"), 0, -1)]
 
     def begin_call(self, lease: Lease, call_id: str, now: datetime, state: AccountState) -> None:
         contacts = self.key("contacts", lease.account_id)

@@ -4,7 +4,7 @@ summary table of the whole campaign (every worker's calls, read back from the st
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from rich.console import Console
@@ -29,6 +29,7 @@ class CampaignTotals:
     finals: dict[str, int]
     pending: int
     opted_out: int
+    blocked: dict[str, int] = field(default_factory=dict)  # contact rule -> blocked attempts
 
     @property
     def connect_rate(self) -> float:
@@ -38,8 +39,10 @@ class CampaignTotals:
         return {**vars(self), "connect_rate": round(self.connect_rate, 3)}
 
 
-def totals(states: dict[str, AccountState], calls: list[CallRecord]) -> CampaignTotals:
+def totals(states: dict[str, AccountState], calls: list[CallRecord],
+           blocked: list[dict] | None = None) -> CampaignTotals:
     return CampaignTotals(
+        blocked=dict(Counter(str(entry.get("rule")) for entry in blocked or [])),
         accounts=len(states), dials=len(calls), answered=sum(c.status == "answered" for c in calls),
         outcomes=dict(Counter(c.outcome for c in calls if c.outcome)),
         finals=dict(Counter(s.final for s in states.values() if s.final)),
@@ -109,9 +112,10 @@ def summary_table(store: CampaignStore, campaign: str, default_tz: str = "UTC") 
                       ", ".join(state.voices), last, f"[{style}]{where}[/]" if style else where,
                       _when(state.next_at, accounts.get(account_id), default_tz),
                       ", ".join(sorted({c.worker for c in mine})))
-    t = totals(states, calls)
+    t = totals(states, calls, store.blocked(campaign))
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(t.outcomes.items())) or "none"
     table.caption = (f"{t.accounts} accounts, {t.dials} dials, {t.answered} answered "
                      f"({t.connect_rate:.0%} connect rate); outcomes: {outcomes}; "
-                     f"{t.pending} still in play, {t.opted_out} opted out")
+                     f"{t.pending} still in play, {t.opted_out} opted out; blocked by rule: "
+                     + (", ".join(f"{k} {v}" for k, v in sorted(t.blocked.items())) or "none"))
     return table

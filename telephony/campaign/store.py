@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from dialogue.accounts import Account
+from dialogue.compliance.rules import Attempt
 from telephony.campaign.state import AccountState, CallRecord, Lease
 
 
@@ -49,6 +50,21 @@ class CampaignStore(AccountFlags, Protocol):
     def contacts_since(self, account_id: str, since: datetime) -> list[datetime]:
         """Dials of this person in any campaign since `since` (for the day and week caps)."""
         ...
+
+    def attempts_since(self, account_id: str, since: datetime) -> list[Attempt]:
+        """The same dials with what came of them (connected, conversation), for the contact
+        rules engine; a dial still on the line counts as an attempt, not yet connected."""
+        ...
+
+    def note_result(self, account_id: str, call_id: str, connected: bool, conversation: bool) -> None:
+        """Record whether a dial connected and was a conversation with the debtor."""
+        ...
+
+    def log_blocked(self, campaign: str, entry: dict) -> None:
+        """Append one blocked attempt (rule name, reason) to the campaign's audit list."""
+        ...
+
+    def blocked(self, campaign: str) -> list[dict]: ...
 
     def begin_call(self, lease: Lease, call_id: str, now: datetime, state: AccountState) -> None:
         """Count the dial against the caps and save the state, before the line rings."""

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from dialogue.accounts import Account
+from dialogue.compliance.rules import Decision, may_call
 from telephony.campaign.clock import Clock, SystemClock
 from telephony.campaign.config import CampaignConfig
 from telephony.campaign.dialer import CallAnswer, CallRequest, Dialer
@@ -27,12 +28,14 @@ from telephony.campaign.schedule import after_call, contact_gate
 from telephony.campaign.stages import ScriptsFor, engine_scripts, stage_for, voice_for
 from telephony.campaign.state import AccountState, CallRecord, Lease
 from telephony.campaign.store import CampaignStore
-from telephony.campaign.windows import local, zone
+from telephony.campaign.windows import local, next_opening, zone
+from telephony.compliance_gate import AuditLog, blocked_entry
 
 if TYPE_CHECKING:  # the SMS package builds on this one; no import at run time
     from telephony.sms.triggers import SmsTriggers
 
 CAP_LOOKBACK = timedelta(days=8)
+RULES_LOOKBACK = timedelta(days=35)  # longer than any profile's rolling window
 
 
 def default_worker_id() -> str:
@@ -62,7 +65,8 @@ class CampaignWorker:
     def __init__(self, store: CampaignStore, dialer: Dialer, campaign: str, *,
                  config: CampaignConfig | None = None, clock: Clock | None = None,
                  worker_id: str | None = None, sms: SmsTriggers | None = None,
-                 listener: CampaignListener | None = None, scripts_for: ScriptsFor = engine_scripts):
+                 listener: CampaignListener | None = None, scripts_for: ScriptsFor = engine_scripts,
+                 audit: AuditLog | None = None):
         self.store, self.dialer, self.campaign = store, dialer, campaign
         self.config = config or CampaignConfig()
         self.clock = clock or SystemClock()
@@ -70,6 +74,7 @@ class CampaignWorker:
         self.sms = sms
         self.listener = listener or CampaignListener()
         self.scripts_for = scripts_for
+        self.audit = audit  # JSONL copy of every blocked attempt (the store keeps one per campaign)
         self._accounts: dict[str, Account] = {}
         self._result = RunResult(self.worker_id)
 
@@ -173,13 +178,18 @@ class CampaignWorker:
             self.store.defer(lease, state)
             self.listener.settled(state)
             return None
+        # The campaign's own window and caps first (a stricter setting on top of the law),
+        # then the jurisdiction's contact rules, fed with this debt's attempts in any campaign.
         gate = contact_gate(self.config, tz, now, self.store.contacts_since(account.id, now - CAP_LOOKBACK))
         if not gate.allowed:
-            state = state.model_copy(update={"next_at": gate.next_at, "waiting_for": gate.reason, "updated_at": now})
-            self.store.defer(lease, state)
-            self._result.deferred += 1
-            self.listener.deferred(state)
-            return None
+            own = Decision(False, gate.reason, f"campaign setting {gate.reason}", gate.next_at, "campaign")
+            return self._blocked(lease, state, account, own, now, gate.next_at, gate.reason)
+        decision = may_call(account, self.store.attempts_since(account.id, now - RULES_LOOKBACK), now,
+                            opted_out=self.store.is_opted_out(account.id))
+        if not decision.allowed:
+            later = (next_opening([self.config.calling_window], decision.next_allowed_at, tz)
+                     if decision.next_allowed_at else None)
+            return self._blocked(lease, state, account, decision, now, later, decision.rule)
         state = state.model_copy(update={"attempts": state.attempts + 1, "updated_at": now})
         conversation = state.answered + 1
         request = CallRequest(account=account, stage=stage, attempt=state.attempts, conversation=conversation,
@@ -189,6 +199,27 @@ class CampaignWorker:
         self._keeper.add(lease)
         self.listener.call_started(request)
         return asyncio.create_task(self._call(lease, state, request), name=f"call-{account.id}")
+
+    def _blocked(self, lease: Lease, state: AccountState, account: Account, decision: Decision, now: datetime,
+                 next_at: datetime | None, waiting_for: str | None) -> None:
+        """Log the refused dial with its rule, and put the account back for the next allowed
+        time; with none (opted out, no jurisdiction or time zone) it leaves the campaign."""
+        entry = blocked_entry(account, decision, now, "campaign", campaign=self.campaign, worker=self.worker_id)
+        self.store.log_blocked(self.campaign, entry)
+        if self.audit is not None:
+            self.audit.write(entry)
+        if next_at is None:
+            final = "opted_out" if decision.rule == "opt_out" else "not_callable"
+            state = state.model_copy(update={"status": "done", "final": final, "next_at": None, "waiting_for": None,
+                                             "note": f"{entry['rule']}: {decision.reason}", "updated_at": now})
+            self.store.defer(lease, state)
+            self.listener.settled(state)
+            return None
+        state = state.model_copy(update={"next_at": next_at, "waiting_for": waiting_for, "updated_at": now})
+        self.store.defer(lease, state)
+        self._result.deferred += 1
+        self.listener.deferred(state)
+        return None
 
     async def _call(self, lease: Lease, state: AccountState, request: CallRequest) -> None:
         started, wall_start = self.clock.now(), time.time()
@@ -207,6 +238,9 @@ class CampaignWorker:
             outcome=answer.outcome, score=summary.get("score"), session_call_id=summary.get("call_id"),
             started_at=started, ended_at=ended, wall_start=wall_start, wall_end=wall_end, error=answer.error)
         self._keeper.remove(lease)
+        answered = answer.status == "answered"
+        self.store.note_result(request.account.id, request.call_id, answered,
+                               answered and "identity_confirmed" in (summary.get("tags") or []))
         self.store.finish(lease, new_state, record, opt_out=answer.outcome == "opted_out")
         self._result.calls.append(record)
         if self.sms is not None and answer.status == "answered":

@@ -1,11 +1,9 @@
 """Human handoff: the context packet, the agent queue on the live bus, claim-once semantics.
 
-Server, on a turn whose actions hold {"kind": "transfer", ...}:
-
-    packet, result = await escalate(bus, session, action, timeout=30)
-    if isinstance(result, Claimed): transfer the call (to result.endpoint or the agent line)
-    else: ask for a callback time (result.callback_node), close politely, and
-          `await HandoffQueue(bus, packet.queue).record_callback(call_id, when)`
+Server: each call gets a `QueueEscalation(bus, timeout_s)` (live_call.py), the function the
+voice loop holds on after a transfer: claimed → the carrier transfers the call (to the
+desk's endpoint or the queue's line); unclaimed → the dialogue reopens at the stage's
+`no_agent` node for a callback time, which `finish` stores on the packet.
 
 Agent desk: `q = HandoffQueue(bus, "collections")`; `await q.entries("waiting")`;
 `attempt = await q.claim(call_id, agent_id)`; `attempt.won` is True for exactly one agent.

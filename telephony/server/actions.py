@@ -6,6 +6,8 @@ transfer redirects the call and ends the stream.  So an SMS goes out at once (it
 the audio), while a transfer or hang-up waits for `at_close`, which the transport runs after
 the last audio has played and before the socket closes.  If the caller hangs up first there is
 nobody to transfer; the record says so.  Every outcome is noted on the call's event log.
+When the agent queue answers (HandoffDecisionFrame), a claimed transfer goes to the agent's
+endpoint if the desk gave one, and an unclaimed one is dropped: the bot takes a callback time.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from dialogue.session import CallSession
 from telephony.providers.base import Provider
-from voicebot.pipeline.frames import CallActionFrame
+from voicebot.pipeline.frames import CallActionFrame, HandoffDecisionFrame
 
 AT_CLOSE = ("transfer", "hangup")
 SMS_WAIT_S = 5.0
@@ -39,6 +41,8 @@ class CarrierActions(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, CallActionFrame):
             self._take(dict(frame.action))
+        elif isinstance(frame, HandoffDecisionFrame):
+            self._decided(frame)
         await self.push_frame(frame, direction)
 
     def _take(self, action: dict[str, Any]) -> None:
@@ -58,6 +62,15 @@ class CarrierActions(FrameProcessor):
         else:
             entry["status"] = "recorded"  # callback times are for the campaign, not the carrier
             entry.update({k: v for k, v in action.items() if k != "kind"})
+
+    def _decided(self, frame: HandoffDecisionFrame) -> None:
+        for entry in [e for e in self._pending if e["kind"] == "transfer"]:
+            if frame.claimed:
+                entry["agent_id"] = frame.agent_id
+                entry["to"] = frame.endpoint or entry["to"]
+            else:
+                self._pending.remove(entry)
+                self._done(entry, "cancelled: no agent claimed the call in time")
 
     async def _send_sms(self, entry: dict[str, Any], text: str) -> None:
         if not entry["to"]:

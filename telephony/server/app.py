@@ -24,6 +24,8 @@ from starlette.websockets import WebSocketState
 
 from audio_models import loader
 from dialogue.session import CallSetupError
+from telephony.bus.base import Bus
+from telephony.bus.factory import bus_from_env
 from telephony.providers.base import Provider
 from telephony.providers.local import LocalProvider
 from telephony.server.accounts import AccountBook
@@ -37,6 +39,7 @@ from telephony.server.settings import ServerSettings
 from telephony.server.start import PeerGone, StreamStart, read_pcm_start, read_twilio_start
 from telephony.server.twilio_serializer import END_MARK, StrictTwilioSerializer
 from telephony.server.warmup import warm_up
+from voicebot.console.mount import serve_console
 
 PCM_AUTH_REQUIRED = "authentication required: a token (?token= or Authorization: Bearer)"
 TWILIO_AUTH_REQUIRED = ("authentication required: X-Twilio-Signature or a token (?token=, "
@@ -44,13 +47,16 @@ TWILIO_AUTH_REQUIRED = ("authentication required: X-Twilio-Signature or a token 
 
 
 def create_app(settings: ServerSettings, provider: Provider | None = None,
-               on_call_end: list[Callable[[dict[str, Any]], Any]] | None = None) -> FastAPI:
+               on_call_end: list[Callable[[dict[str, Any]], Any]] | None = None,
+               bus: Bus | None = None) -> FastAPI:
     """The ASGI app. `provider` carries out transfers, hang-ups and SMS the dialogue decides on;
     by default a LocalProvider, which only logs and records them.  `on_call_end` functions (sync
     or async; also `app.state.on_call_end`) get each finished call's summary, whose
     `carrier_call_id` is the provider's call id: how a dialer in the same process learns the
-    outcome of a call it placed."""
+    outcome of a call it placed.  `bus` (default: Redis when REDIS_URL is set, else in-process)
+    carries the live call feed and the agent queue."""
     accounts = AccountBook(settings.accounts_file)
+    live_bus = bus if bus is not None else bus_from_env()
     carrier = provider if provider is not None else LocalProvider()
     active: set[asyncio.Task] = set()
     listeners = on_call_end if on_call_end is not None else []
@@ -64,6 +70,8 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
     app = FastAPI(title="voicebot media-stream server", lifespan=lifespan)
     app.state.settings, app.state.provider, app.state.accounts = settings, carrier, accounts
     app.state.on_call_end = listeners
+    app.state.bus = live_bus
+    serve_console(app, settings)  # records store (app.state.records) and the web console at /console
 
     @app.get("/health")
     async def health() -> dict:
@@ -87,7 +95,7 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
             if account is None:
                 raise StreamError(UNKNOWN_ACCOUNT, f"unknown account {start.account_id!r}")
             call = StreamCall(websocket, start, account, serializer, settings, carrier,
-                              end_mark=END_MARK if twilio else None)
+                              end_mark=END_MARK if twilio else None, bus=live_bus)
             summary = await call.run()
             await _tell(listeners, summary)
         except PeerGone:

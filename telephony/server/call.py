@@ -23,6 +23,10 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
 from dialogue.accounts import Account
 from dialogue.engine import engine_for
 from dialogue.session import CallSession
+from telephony.bus.base import Bus
+from telephony.bus.live import CallFeed
+from telephony.handoff.live_call import QueueEscalation
+from telephony.compliance_gate import refuse_forbidden_stream
 from telephony.providers.base import Provider
 from telephony.server.actions import CarrierActions
 from telephony.server.errors import BAD_START, SERVER_ERROR, TIMED_OUT, StreamError
@@ -30,8 +34,10 @@ from telephony.server.settings import ServerSettings
 from telephony.server.start import StreamStart
 from telephony.server.transport import MediaStreamTransport
 from telephony.server.warmup import load_models
+from voicebot.pipeline.amd_processor import AmdSetup, amd_setup
 from voicebot.pipeline.builder import CallParts, build_call, run_call
 from voicebot.pipeline.parts import call_parts
+from voicebot.records.attach import attach_call
 
 STARTED_WAIT_S = 5.0
 
@@ -47,6 +53,7 @@ class StreamCall:
     settings: ServerSettings
     provider: Provider
     end_mark: str | None = None
+    bus: Bus | None = None  # live feed and agent queue; None: transfers go to the queue's line
 
     async def run(self) -> dict[str, Any]:
         """Run the call to its end; returns the call summary (also written to the records dir)."""
@@ -64,7 +71,11 @@ class StreamCall:
         )
         transport = MediaStreamTransport(self.websocket, params, end_mark=self.end_mark,
                                          end_mark_timeout_s=settings.end_mark_timeout_s)
-        call = build_call(transport, session, parts, settings.records_dir)
+        escalation = (QueueEscalation(self.bus, settings.handoff_timeout_s)
+                      if self.bus is not None and settings.handoff_timeout_s > 0 else None)
+        call = build_call(transport, session, parts, settings.records_dir, escalate=escalation,
+                          amd=self._amd(session))
+        attach_call(call, getattr(self.websocket.app.state, "records", None))  # the console's store
         extra: dict[str, Any] = {
             "carrier": start.carrier, "carrier_call_id": start.call_id, "stream_id": start.stream_id,
             "stream_sample_rate": start.sample_rate, **start.extra, "ended_by": "bot",
@@ -75,6 +86,8 @@ class StreamCall:
             extra["end_mark_played"] = transport.end_mark_played  # None: no mark (PCM) or none awaited
 
         transport.before_close += [_mark_heard, actions.at_close]
+        if escalation is not None:  # the packet has its callback time before the line drops
+            transport.before_close.append(lambda: escalation.finish(session))
         started = asyncio.Event()
 
         @call.worker.event_handler("on_pipeline_started")
@@ -110,14 +123,32 @@ class StreamCall:
 
         logger.info(f"call {session.call_id} ({start.carrier} {call_id}) for account {self.account.id} "
                     f"stage {session.stage} voice {session.voice}")
-        summary = await run_call(call, extra)
+        feed = CallFeed(self.bus, session) if self.bus is not None else None
+        ids = {"carrier_call_id": start.call_id, "voice": session.voice}
+        if feed is not None:
+            await feed.start(**ids)
+        try:
+            summary = await run_call(call, extra)
+        finally:
+            if feed is not None:
+                await feed.end(**ids)
         logger.info(f"call {session.call_id} ended by {extra['ended_by']}: outcome {summary['outcome']}")
         return summary
+
+    def _amd(self, session: CallSession) -> AmdSetup | None:
+        """Answering-machine detection when the start asked for it (or the carrier answered it)."""
+        if not self.start.amd:
+            return None
+        try:
+            return amd_setup(session, self.start.answered_by)
+        except ValueError as exc:  # a bad `amd:` in the strategy, an unknown jurisdiction
+            raise StreamError(BAD_START, f"answering-machine detection: {exc}") from None
 
     async def _open_session(self) -> tuple[CallSession, CallParts]:
         """The dialogue session and the models it uses; StreamError if the start asks for the
         impossible (an unknown locale or stage) or this server lacks the locale's models."""
         start, locale = self.start, self.start.locale or self.account.locale
+        refuse_forbidden_stream(self.account, self.settings)  # contact rules: window, holidays
         try:
             engine = await asyncio.to_thread(engine_for, locale)
             session = engine.start_call(self.account, stage=start.stage, attempt=start.attempt,

@@ -38,6 +38,17 @@ class ServerSettings(BaseModel):
     transfer_numbers: dict[str, str] = Field(
         default_factory=dict, description="agent queue -> number to dial; default the account's agent line")
     warm_up: bool = Field(True, description="load and exercise the models before accepting calls")
+    database_url: str | None = Field(
+        default_factory=lambda: os.environ.get(ENV_PREFIX + "DATABASE_URL") or None,
+        description="SQLAlchemy URL of the call records store the console reads "
+                    "(postgresql://...); default a SQLite file records.db in records_dir")
+    console_secret: SecretStr | None = Field(
+        default_factory=lambda: os.environ.get(ENV_PREFIX + "CONSOLE_SECRET") or None,
+        description="signs console sign-in cookies; default a random one per process")
+    handoff_timeout_s: float = Field(
+        20.0, ge=0, description="how long a transferred call holds for an agent to claim it on the "
+                                "live bus before the bot takes a callback time; 0 = transfer to the "
+                                "queue's line without asking the desks")
 
     @field_validator("sample_rate")
     @classmethod
@@ -52,6 +63,9 @@ class ServerSettings(BaseModel):
             raise ValueError("configure at least one token or a Twilio auth token: "
                              "the server refuses to take calls from anyone")
         return self
+
+    def records_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.records_dir / 'records.db').resolve()}"
 
     def token_values(self) -> list[str]:
         return [t.get_secret_value() for t in self.tokens if t.get_secret_value()]

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from telephony.server.errors import (
     BAD_MEDIA, BAD_MESSAGE, BAD_START, TIMED_OUT, StreamError, check_size, parse_event,
 )
+from voicebot.audio.amd.decision import parse_answered_by
 
 MULAW = "audio/x-mulaw"
 PCM_ENCODINGS = {"pcm_s16le", "s16le", "linear16", "l16"}  # little-endian, as mod_audio_stream sends
@@ -42,6 +43,8 @@ class StreamStart:
     call_id: str | None = None   # the carrier's call id (Twilio CallSid), used to transfer/hang up
     stream_id: str | None = None
     token: str | None = None     # a token sent inside the start (Twilio's `token` parameter)
+    amd: bool = False            # detect an answering machine before the script (outbound calls)
+    answered_by: str | None = None  # the carrier's own verdict (Twilio AnsweredBy); implies amd
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,8 +81,19 @@ def call_options(carrier: str, params: dict[str, Any], sample_rate: int, **ids: 
     for name in ("stage", "locale"):  # they name folders and files: nothing path-like
         if text[name] and not NAME.fullmatch(text[name]):
             raise StreamError(BAD_START, f"{name} {text[name][:40]!r} is not a valid name")
+    amd = params.get("amd", False)
+    if isinstance(amd, str):
+        amd = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False,
+               "no": False, "off": False, "": False}.get(amd.strip().lower(), amd)
+    if not isinstance(amd, bool):
+        raise StreamError(BAD_START, f"amd must be true or false, got {str(amd)[:20]!r}")
+    try:
+        answered_by = parse_answered_by(params.get("AnsweredBy", params.get("answered_by")))
+    except ValueError as exc:
+        raise StreamError(BAD_START, str(exc)) from None
     return StreamStart(carrier, account.strip(), sample_rate, text["stage"] or None, attempt,
-                       text["locale"] or None, token=text["token"], **ids)
+                       text["locale"] or None, token=text["token"], amd=amd or answered_by is not None,
+                       answered_by=answered_by, **ids)
 
 
 async def read_twilio_start(websocket: WebSocket, max_bytes: int, timeout_s: float) -> StreamStart:

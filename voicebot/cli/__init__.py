@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import typer
 
+from voicebot.cli.bench_cmd import bench
 from voicebot.cli.campaign_cmd import campaign_app
 from voicebot.cli.chat_cmd import chat
+from voicebot.cli.compliance_cmd import compliance_app
 from voicebot.cli.nlu_cmd import nlu_app
 from voicebot.cli.scripts_cmd import scripts_app
 from voicebot.cli.serve_cmd import serve
 from voicebot.cli.simulate_cmd import simulate
+from voicebot.cli.users_cmd import users_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Conversational voice bot engine for debt-collection calls.")
 app.add_typer(scripts_app, name="scripts")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(users_app, name="users")
+app.add_typer(compliance_app, name="compliance")
 app.command()(chat)
 app.command()(simulate)
 app.command()(serve)
+app.command()(bench)
 
 
 def main() -> None:

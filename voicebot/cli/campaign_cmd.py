@@ -19,8 +19,10 @@ from telephony.campaign.backend import DEFAULT_STATE_FILE, CampaignBackend, open
 from telephony.campaign.clock import Clock, ManualClock, ShiftedClock, SystemClock, parse_instant
 from telephony.campaign.config import CampaignConfig
 from telephony.campaign.report import ProgressListener, progress_bar, summary_table, totals
+from telephony.campaign.provider_dialer import ProviderDialer, local_callee
 from telephony.campaign.simulated_dialer import SimulatedDialer
 from telephony.campaign.worker import CampaignWorker, default_worker_id
+from telephony.compliance_gate import AuditLog
 from telephony.sms.config import SmsConfig
 from telephony.sms.triggers import SmsTriggers
 
@@ -88,7 +90,13 @@ def run(
     outbox: Path = typer.Option(None, help="SMS outbox JSONL file (default: Redis stream PREFIX:sms:outbox "
                                            "with --redis, else var/sms/outbox.jsonl)"),
     state: Path = typer.Option(DEFAULT_STATE_FILE, help="state file when running without Redis"),
+    audit: Path = typer.Option(None, help="also append every blocked attempt (contact rule, reason) "
+                                          "to this JSONL file"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON, no progress bar"),
+    server: str = typer.Option(None, help="place calls through the local carrier to this media-stream "
+                                          "server (ws://HOST:PORT) instead of in-process; outcomes come "
+                                          "from its live feed, so it must share --redis/REDIS_URL"),
+    token: str = typer.Option(None, help="with --server: the server's stream token", envvar="VOICEBOT_TOKEN"),
 ) -> None:
     """Dial the campaign's due accounts: windows, caps, retries, voice rotation, opt-outs."""
     os.environ.setdefault("LOGURU_LEVEL", "WARNING")
@@ -108,9 +116,16 @@ def run(
     name = campaign or accounts.stem
     backend = _backend(redis_url, prefix, None if redis_url or os.environ.get("REDIS_URL") else state, outbox)
     triggers = SmsTriggers(backend.sms_store, backend.outbox, backend.store, clock, sms_config) if sms else None
-    dialer = SimulatedDialer(speed=speed, records_dir=records, ring_s=ring_s)
+    if server:
+        bus_url = redis_url or os.environ.get("REDIS_URL")
+        if not bus_url:
+            raise _fail("--server needs --redis or REDIS_URL: the server reports each call's end on that bus")
+        dialer = carrier_dialer(server, token, bus_url)
+    else:
+        dialer = SimulatedDialer(speed=speed, records_dir=records, ring_s=ring_s)
     worker = CampaignWorker(backend.store, dialer, name, config=config, clock=clock,
-                            worker_id=worker_id or default_worker_id(), sms=triggers)
+                            worker_id=worker_id or default_worker_id(), sms=triggers,
+                            audit=AuditLog(audit) if audit else None)
     if not as_json:
         console.print(f"[bold]campaign[/] {name}: {len(rows)} accounts, worker {worker.worker_id}, "
                       f"state in {backend.where}")
@@ -124,7 +139,7 @@ def run(
     finally:
         backend.save()
     if as_json:
-        summary = totals(backend.store.states(name), backend.store.calls(name)).to_dict()
+        summary = totals(backend.store.states(name), backend.store.calls(name), backend.store.blocked(name)).to_dict()
         print(json.dumps({"campaign": name, "worker": result.worker, "deferred": result.deferred,
                           "lost_leases": result.lost_leases, "totals": summary,
                           "calls": [c.model_dump(mode="json") for c in result.calls]}, ensure_ascii=False))
@@ -135,6 +150,15 @@ def run(
         console.print(f"[bold]sms[/] {len(pending)} waiting" + (
             f", next {pending[0].account_id} {pending[0].trigger} at {pending[0].due_at:%Y-%m-%d %H:%M} UTC"
             if pending else ""))
+
+
+def carrier_dialer(server: str, token: str | None, bus_url: str) -> ProviderDialer:
+    """The LocalProvider playing each row's scripted callee against a running server."""
+    from telephony.bus.redis_bus import DEFAULT_PREFIX, RedisBus
+    from telephony.providers.local import LocalProvider
+
+    bus = RedisBus(bus_url, prefix=os.environ.get("VOICEBOT_BUS_PREFIX") or DEFAULT_PREFIX)
+    return ProviderDialer(LocalProvider(server, token=token), bus, place_extra=local_callee)
 
 
 @campaign_app.command("status")
@@ -150,7 +174,7 @@ def status(
     name = Path(campaign).stem
     if as_json:
         states = backend.store.states(name)
-        print(json.dumps({"campaign": name, "totals": totals(states, backend.store.calls(name)).to_dict(),
+        print(json.dumps({"campaign": name, "totals": totals(states, backend.store.calls(name), backend.store.blocked(name)).to_dict(),
                           "accounts": {k: v.model_dump(mode="json") for k, v in states.items()}},
                          ensure_ascii=False))
         return

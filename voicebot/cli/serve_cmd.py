@@ -33,6 +33,9 @@ def serve(
     public_url: str = typer.Option(None, help="wss://host Twilio connects to, if a proxy changes it"),
     max_frame_bytes: int = typer.Option(64 * 1024, help="larger messages close the stream (4413)"),
     warm_up: bool = typer.Option(True, help="load and exercise the models before taking calls"),
+    handoff_timeout: float = typer.Option(20.0, help="seconds a transferred call holds for an agent desk "
+                                                     "to claim it on the live bus (REDIS_URL, else "
+                                                     "in-process); 0: straight to the queue's line"),
     log_level: str = typer.Option("INFO", help="DEBUG shows every pipeline frame"),
 ) -> None:
     """Serve calls over WebSocket: /media/twilio (Twilio Media Streams), /media/pcm (raw PCM)."""
@@ -49,7 +52,8 @@ def serve(
     try:
         settings = ServerSettings(accounts_file=accounts, records_dir=records, tokens=tokens,
                                   twilio_auth_token=twilio_auth_token, public_url=public_url,
-                                  max_frame_bytes=max_frame_bytes, warm_up=warm_up)
+                                  max_frame_bytes=max_frame_bytes, warm_up=warm_up,
+                                  handoff_timeout_s=handoff_timeout)
         provider = None
         if twilio_account_sid and twilio_auth_token and twilio_from:
             from telephony.providers.twilio import TwilioRestProvider

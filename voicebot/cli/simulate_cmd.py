@@ -32,9 +32,13 @@ def simulate(
     sample_rate: int = typer.Option(8000, help="8000 (telephony) or 16000"),
     records: Path = typer.Option(Path("var/calls"), help="where the call record and WAV go"),
     as_json: bool = typer.Option(False, "--json", help="print the call summary as JSON"),
+    amd: bool = typer.Option(False, "--amd", help="detect an answering machine first (the callee speaks "
+                                                  'first: "@0.4 hello?|..." or "<machine>")'),
+    answered_by: str = typer.Option(None, help="a carrier's verdict (Twilio AnsweredBy), e.g. machine_end_beep"),
 ) -> None:
     """Simulate a call: synthesised debtor audio through VAD, ASR, dialogue and TTS."""
     os.environ.setdefault("LOGURU_LEVEL", "WARNING")
+    from voicebot.audio.amd import parse_answered_by
     from voicebot.simulate import Simulation, parse_debtor  # heavy imports after the level is set
 
     console = Console(highlight=False, soft_wrap=True)
@@ -45,7 +49,7 @@ def simulate(
         sim = Simulation(the_account, parse_debtor(debtor), stage=stage, attempt=attempt,
                          today=date.fromisoformat(today) if today else None,
                          speed=speed or (FAST_SPEED if fast else 1.0), sample_rate=sample_rate,
-                         records_dir=records)
+                         records_dir=records, amd=amd, answered_by=parse_answered_by(answered_by))
     except (AccountError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -70,6 +74,9 @@ def simulate(
     if as_json:
         print(json.dumps({k: v for k, v in summary.items() if k != "turns"}, ensure_ascii=False, default=str))
         return
+    for amd_event in (e for e in summary.get("event_log", []) if e["kind"] == "amd"):
+        console.print(f"[bold]answered by[/] {amd_event['verdict']} ({amd_event['reason']}, decided "
+                      f"{amd_event['decided_at_s']:.2f} s after answer)")
     lat, proc = result.latency, result.processing
     fmt = lambda v: "n/a" if v is None else f"{v:.0f} ms"  # noqa: E731
     console.print(f"[bold]outcome[/] {summary['outcome']}  [bold]score[/] {summary['score']}  "

@@ -21,7 +21,9 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
 from dialogue.session import CallSession
+from voicebot.pipeline.amd_processor import AmdProcessor, AmdSetup
 from voicebot.pipeline.dialogue_processor import DialogueProcessor
+from voicebot.pipeline.handoff import Escalate
 from voicebot.recording.call_record import CallRecorder
 from voicebot.recording.wav import GrowingWav
 
@@ -49,10 +51,12 @@ class BuiltCall:
 
 
 def build_call(transport: BaseTransport, session: CallSession, parts: CallParts,
-               records_dir: Path, idle_timeout_s: float | None = 120.0) -> BuiltCall:
+               records_dir: Path, idle_timeout_s: float | None = 120.0,
+               escalate: Escalate | None = None, amd: AmdSetup | None = None) -> BuiltCall:
     recorder = CallRecorder(records_dir, session)
     wav = GrowingWav(recorder.wav_path, parts.sample_rate, channels=2)
-    dialogue = DialogueProcessor(session, on_timing=recorder.on_timing)
+    dialogue = DialogueProcessor(session, on_timing=recorder.on_timing, escalate=escalate,
+                                 defer_opening=amd is not None)
     audio = AudioBufferProcessor(sample_rate=parts.sample_rate, num_channels=2,
                                  buffer_size=int(parts.sample_rate * 2 * RECORDING_FLUSH_S),
                                  auto_start_recording=True)
@@ -63,6 +67,7 @@ def build_call(transport: BaseTransport, session: CallSession, parts: CallParts,
 
     pipeline = Pipeline([
         transport.input(),
+        *([AmdProcessor(amd)] if amd is not None else []),  # who answered, before any script
         VADProcessor(vad_analyzer=parts.vad),
         parts.stt,
         dialogue,

@@ -4,12 +4,18 @@ In: final transcriptions, keypad digits, VAD and bot-speaking events, input audi
 Out: one TTSSpeakFrame per prompt (non-interruptible prompts marked so pipecat keeps them
 through barge-in), CallActionFrames, and an EndWorkerFrame once the closing words are queued.
 
+A transfer, when the call has an `escalate` function (the server's agent queue), holds the
+line instead of ending: claimed → HandoffDecisionFrame then the end (the carrier transfers);
+unclaimed → the dialogue reopens to take a callback time.  Nothing the debtor says during the
+hold is taken as an answer, and silence is not counted.
+
 Silence is measured in *audio* time (input frames counted while the bot waits), not wall
 time, so a simulation run faster than real time reprompts exactly as a live call would.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -32,15 +38,27 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from dialogue.session import CallSession, TurnRecord
-from voicebot.pipeline.frames import CallActionFrame, TurnTimingFrame
+from voicebot.pipeline.frames import AmdVerdictFrame, CallActionFrame, HandoffDecisionFrame, TurnTimingFrame
+from voicebot.pipeline.handoff import Escalate, transfer_of
 from voicebot.services.piper.base import STATIC_PROMPT
+
+
+WORDS_PLAYED_MAX_S = 60.0  # a TTS that never speaks must not keep a caller on hold for ever
 
 
 class DialogueProcessor(FrameProcessor):
     def __init__(self, session: CallSession, *,
-                 on_timing: Callable[[int, dict[str, float]], None] | None = None, **kwargs):
+                 on_timing: Callable[[int, dict[str, float]], None] | None = None,
+                 escalate: Escalate | None = None, defer_opening: bool = False, **kwargs):
         super().__init__(**kwargs)
         self._session = session
+        # AMD: the opening waits for an AmdVerdictFrame; speech begun before it is not an answer.
+        self._defer_opening = defer_opening
+        self._opened_at: float | None = None
+        self._user_started_at = 0.0
+        self._escalate = escalate
+        self._holding = False           # waiting for an agent to claim the call
+        self._hold_task: asyncio.Task | None = None
         self.timing_listeners: list[Callable[[int, dict[str, float]], None]] = [on_timing] if on_timing else []
         self._bot_speaking = False
         self._reply_pending = False     # prompts pushed, first audio not yet out
@@ -60,10 +78,15 @@ class DialogueProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, StartFrame):
             await self.push_frame(frame, direction)
-            await self._speak(self._session.open())
+            if not self._defer_opening:
+                await self._speak(self._session.open())
             return
-        if isinstance(frame, (EndFrame, CancelFrame)) and not self._session.ended:
-            self._session.hangup()  # the debtor hung up, or the call was cancelled
+        if isinstance(frame, AmdVerdictFrame):
+            await self._answered(frame)
+        if isinstance(frame, (EndFrame, CancelFrame)):
+            await self._stop_holding()  # the debtor left the hold: the queue marks it abandoned
+            if not self._session.ended:
+                self._session.hangup()  # the debtor hung up, or the call was cancelled
         if isinstance(frame, VADUserStartedSpeakingFrame):
             await self._user_started()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
@@ -88,6 +111,7 @@ class DialogueProcessor(FrameProcessor):
     # -- debtor events ---------------------------------------------------------------------
     async def _user_started(self) -> None:
         self._user_speaking = True
+        self._user_started_at = time.monotonic()
         self._waited_s = 0.0
         if (self._bot_speaking or self._reply_pending) and not self._closing:
             # Barge-in: pipecat drops interruptible speech and keeps prompts marked otherwise.
@@ -98,6 +122,13 @@ class DialogueProcessor(FrameProcessor):
 
     async def _heard(self, frame: TranscriptionFrame) -> None:
         text = frame.text.strip()
+        if self._defer_opening and (self._opened_at is None or self._user_started_at < self._opened_at):
+            if text:
+                self._session.note("heard_before_answer", text=text)
+            return
+        if self._holding and text:
+            self._session.note("heard_on_hold", text=text)
+            return
         if not text or self._session.ended:
             return
         heard_at = time.monotonic()
@@ -111,7 +142,8 @@ class DialogueProcessor(FrameProcessor):
 
     async def _tick(self, frame: InputAudioRawFrame) -> None:
         """Count silence while the bot waits; reprompt after the script's timeout."""
-        if self._bot_speaking or self._reply_pending or self._user_speaking or self._session.ended:
+        if (self._bot_speaking or self._reply_pending or self._user_speaking or self._holding
+                or self._session.ended or (self._defer_opening and self._opened_at is None)):
             return
         self._waited_s += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
         if self._waited_s >= self._session.silence_timeout_s:
@@ -132,8 +164,59 @@ class DialogueProcessor(FrameProcessor):
             await self.push_frame(speak)
             self._reply_pending = True
         if turn.end and not self._closing:
-            self._closing = True
-            await self.push_frame(EndWorkerFrame(reason=f"call ended at {turn.bot_nodes[-1:] or 'hangup'}"))
+            transfer = transfer_of(turn) if self._escalate else None
+            if transfer is not None and self._session.policy.state.handoff is None:
+                self._holding = True
+                self._hold_task = self.create_task(self._hold(transfer), name="handoff-hold")
+                return
+            await self._end(f"call ended at {turn.bot_nodes[-1:] or 'hangup'}")
+
+    async def _answered(self, frame: AmdVerdictFrame) -> None:
+        """A person (or no verdict): the opening answers their "hello?".  A machine: the
+        stage's voicemail, or nothing, then the end."""
+        if self._opened_at is not None or self._session.ended:
+            return
+        self._session.note("amd", verdict=frame.verdict, reason=frame.reason, decided_at_s=frame.decided_at_s,
+                           message_at_s=frame.message_at_s, beep_at_s=frame.beep_at_s)
+        if frame.verdict in ("machine", "fax"):
+            await self._speak(self._session.voicemail(leave_message=frame.leave_message))
+        else:
+            self._opened_at = time.monotonic()
+            await self._speak(self._session.open())
+
+    async def _end(self, reason: str) -> None:
+        self._closing = True
+        await self.push_frame(EndWorkerFrame(reason=reason))
+
+    async def _hold(self, transfer: dict) -> None:
+        """Wait for an agent (the escalate function bounds the wait), then act on the answer."""
+        assert self._escalate is not None
+        decision = await self._escalate(self._session, transfer, self._words_played)
+        self._holding, self._hold_task = False, None
+        await self.push_frame(HandoffDecisionFrame(claimed=decision.claimed, agent_id=decision.agent_id,
+                                                   endpoint=decision.endpoint))
+        if decision.claimed:
+            self._session.transfer_claimed(decision.agent_id or "", decision.endpoint)
+            await self._end(f"transferred to agent {decision.agent_id}")
+        else:
+            self._waited_s = 0.0
+            await self._speak(self._session.transfer_unclaimed(decision.waited_s))
+
+    async def _words_played(self) -> None:
+        """Returns once the transfer words have been heard: the caller's hold starts there."""
+        deadline = time.monotonic() + WORDS_PLAYED_MAX_S
+        while (self._bot_speaking or self._reply_pending) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def _stop_holding(self) -> None:
+        task, self._hold_task = self._hold_task, None
+        if task is not None and not task.done():
+            await self.cancel_task(task)
+        self._holding = False
+
+    async def cleanup(self):
+        await self._stop_holding()
+        await super().cleanup()
 
     def _first_audio_out(self) -> None:
         if self._timing_turn is None or self._vad_stopped_at is None:

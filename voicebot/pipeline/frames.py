@@ -24,3 +24,30 @@ class TurnTimingFrame(SystemFrame):
 
     turn_index: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class HandoffDecisionFrame(DataFrame):
+    """Whether an agent took an escalated call, for the carrier edge: a claimed call is
+    transferred (to the agent's endpoint if one was given), an unclaimed one is not."""
+
+    claimed: bool = False
+    agent_id: str | None = None
+    endpoint: str | None = None
+    interruptible: bool = field(default=False, init=False)
+
+
+@dataclass
+class AmdVerdictFrame(SystemFrame):
+    """Who answered, once the bot may act on it (voicebot.pipeline.amd_processor).
+
+    human/unknown: the dialogue opens now.  machine: the greeting (and its beep) is over, leave
+    the message if `leave_message`, else hang up.  fax: hang up.  Times are audio seconds
+    after answer."""
+
+    verdict: str = "unknown"
+    reason: str = ""
+    decided_at_s: float = 0.0
+    message_at_s: float | None = None
+    beep_at_s: float | None = None
+    leave_message: bool = False

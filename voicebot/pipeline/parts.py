@@ -13,6 +13,7 @@ from dialogue.session import CallSession
 from voicebot.audio.vad.factory import make_vad_analyzer
 from voicebot.pipeline.builder import CallParts
 from voicebot.services.piper.base import create_tts_service
+from voicebot.services.piper.static_text import static_text_for
 
 VAD_STOP_SECS = 0.5   # trailing silence that ends a debtor turn
 VAD_START_SECS = 0.2  # speech needed to count as the debtor talking (barge-in)
@@ -44,6 +45,7 @@ def call_parts(session: CallSession, sample_rate: int, vad_kind: str = "webrtc")
     except ModelNotFoundError as exc:
         raise RuntimeError(f"no speech recogniser for locale {session.scripts.locale!r}: {exc}") from exc
     tts = create_tts_service(session.voice, sample_rate=sample_rate, first_chunk_chars=TTS_FIRST_CHUNK)
+    tts.mark_static_fragments(static_text_for(session.scripts))  # fixed sentences: cached audio
     return CallParts(vad=vad, stt=stt, tts=tts, sample_rate=sample_rate)
 
 

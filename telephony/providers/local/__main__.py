@@ -28,6 +28,9 @@ def main() -> None:
     parser.add_argument("--stage"), parser.add_argument("--locale")
     parser.add_argument("--attempt", type=int, default=1)
     parser.add_argument("--debtor-voice", help="catalogue voice for the debtor")
+    parser.add_argument("--amd", action="store_true", help="ask the server to detect answering machines "
+                                                          '(try --debtor "<machine>")')
+    parser.add_argument("--answered-by", help="send a carrier verdict (Twilio AnsweredBy), e.g. machine_end_beep")
     args = parser.parse_args()
     os.environ.setdefault("LOGURU_LEVEL", "WARNING")
     from telephony.providers.local import LocalProvider  # heavy: models
@@ -38,7 +41,8 @@ def main() -> None:
 
     async def run():
         placed = await provider.place_call("+15550100", args.account, stage=args.stage, attempt=args.attempt,
-                                           locale=args.locale, debtor=args.debtor)
+                                           locale=args.locale, debtor=args.debtor, amd=args.amd,
+                                           answered_by=args.answered_by)
         return await provider.wait(placed.call_id)
 
     result = asyncio.run(run())

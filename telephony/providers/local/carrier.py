@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,7 @@ class LocalCallResult:
     clears: int = 0                     # barge-ins the server signalled
     debtor_timings: list[LineTiming] = field(default_factory=list)
     error: str | None = None
+    recorded: np.ndarray | None = None  # what an answering-machine callee recorded of the bot
 
     @property
     def latencies_ms(self) -> list[float]:
@@ -54,6 +56,10 @@ class LocalCarrierCall:
         self._cursor = 0.0                    # playback clock: bot audio queued up to here
         self._marks: list[tuple[float, str]] = []
         self._end_status: str | None = None   # set by the provider: transfer / hang up
+        # Called for each bot audio message with (arrival s, playback clock before it, its
+        # length s), all on the call's clock: how a benchmark sees the line run dry (underruns).
+        self.audio_listeners: list[Callable[[float, float, float], None]] = []
+        self.connect_options: dict = {}       # extra websockets.connect arguments (e.g. compression)
 
     def end(self, status: str) -> None:
         """The carrier ends the call (a transfer or hang-up): stop the stream on the next tick.
@@ -68,8 +74,8 @@ class LocalCarrierCall:
     async def run(self) -> LocalCallResult:
         result = self.result
         try:
-            async with websockets.connect(self.url, additional_headers=self.headers,
-                                          max_size=None, ping_interval=None) as ws:
+            async with websockets.connect(self.url, additional_headers=self.headers, max_size=None,
+                                          ping_interval=None, **self.connect_options) as ws:
                 for message in self.wire.opening():
                     await ws.send(message)
                 self._t0 = time.monotonic()
@@ -86,6 +92,7 @@ class LocalCarrierCall:
             result.status = "completed"
         result.ended_by = result.ended_by or "server"
         result.debtor_timings = list(self.debtor.timings)
+        result.recorded = self.debtor.recorded_audio
         return result
 
     async def _send(self, ws) -> None:
@@ -129,7 +136,10 @@ class LocalCarrierCall:
                 now = self._now()
                 if incoming.kind == "audio" and incoming.audio:
                     pcm = np.frombuffer(incoming.audio, dtype="<i2")
+                    for listener in self.audio_listeners:
+                        listener(now, self._cursor, len(pcm) / self.wire.rate)
                     start = max(now, self._cursor)
+                    self.debtor.bot_pcm(pcm, start)
                     self._cursor = start + len(pcm) / self.wire.rate
                     self.result.bot_audio_s += len(pcm) / self.wire.rate
                     if len(pcm) and int(np.abs(pcm).max()) > AUDIBLE:

@@ -59,7 +59,8 @@ class LocalProvider:
     async def place_call(self, to: str, account_id: str, *, stage: str | None = None,
                          attempt: int = 1, locale: str | None = None, debtor: str | None = None,
                          protocol: Literal["twilio", "pcm"] | None = None,
-                         sample_rate: int | None = None) -> PlacedCall:
+                         sample_rate: int | None = None, amd: bool = False,
+                         answered_by: str | None = None) -> PlacedCall:
         from voicebot.simulate import make_lines, parse_debtor  # heavy: models
         from voicebot.transports.simulated import ScriptedDebtor
 
@@ -70,6 +71,10 @@ class LocalProvider:
                                     "locale": locale}.items() if v is not None}
         if self.token and self.token_in == "parameter":
             params["token"] = self.token
+        if amd:  # as a <Stream> <Parameter> would pass them; AnsweredBy as Twilio's AMD names it
+            params["amd"] = "true"
+        if answered_by:
+            params["AnsweredBy"] = answered_by
         rate = 8000 if protocol == "twilio" else (sample_rate or self.sample_rate)
         wire = TwilioWire(params) if protocol == "twilio" else PcmWire(params, rate=rate)
         result = LocalCallResult(wire.call_sid, account_id, protocol)

@@ -11,11 +11,14 @@ their native rate; everything a call needs around that lives here once:
   input rate and drops that state after 0.2 s idle. Whole-piece resampling also makes a render
   deterministic for a given synthesis, which the prompt cache relies on;
 - text a script marks static is rendered once per process per (voice, text, rate) and replayed
-  from `audio_models.prompt_cache`; everything else is synthesised on the fly and never stored.
+  from `audio_models.prompt_cache`, and so is any piece of another prompt that lies inside fixed
+  script text (`static_text`: "This call is recorded." in a greeting that names the debtor);
+  everything else is synthesised on the fly and never stored.
 """
 
 from __future__ import annotations
 
+import time
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -31,6 +34,8 @@ from pipecat.utils.tracing.service_decorators import traced_tts
 
 from audio_models.catalogue import Catalogue, EspeakVoiceSpec, PiperVoiceSpec, load_catalogue
 from audio_models.prompt_cache import PromptCache, PromptKey, default_prompt_cache, normal_text
+from voicebot.services import stats_log
+from voicebot.services.piper.static_text import StaticText
 from voicebot.services.piper.text_chunks import FIRST_CHUNK, MAX_CHUNK, split_for_tts
 
 STATIC_PROMPT = "static_prompt"  # TTSSpeakFrame.metadata flag: cache this text's audio
@@ -96,6 +101,7 @@ class CatalogueTTSService(TTSService):
         # `is not None`: an empty PromptCache is falsy (len 0).
         self._cache = prompt_cache if prompt_cache is not None else default_prompt_cache()
         self._static = {normal_text(t) for t in static_prompts}
+        self._static_text = StaticText()  # script fragments: pieces inside them are cached too
         self._chunking = (first_chunk_chars, max_chunk_chars)
         self._file_resampler = create_file_resampler()
 
@@ -114,6 +120,11 @@ class CatalogueTTSService(TTSService):
     def _synthesize_piece(self, text: str) -> AsyncIterator[tuple[bytes, int]]:
         """Yield (16-bit mono PCM, its sample rate) for one piece of text, one item per sentence."""
 
+    def mark_static_fragments(self, static_text: StaticText) -> None:
+        """Fixed script text (`static_text.static_text_for(scripts)`): any piece of a prompt
+        that lies inside it is cached and replayed, even when the prompt as a whole is not."""
+        self._static_text = static_text
+
     def mark_static(self, texts: Iterable[str]) -> None:
         """Declare fixed script texts: their audio is cached on first render and replayed after."""
         self._static.update(normal_text(t) for t in texts)
@@ -127,7 +138,7 @@ class CatalogueTTSService(TTSService):
         for text in texts:
             key = PromptKey.of(self._spec.id, text, rate)
             if key not in self._cache:
-                self._cache.put(key, [pcm async for pcm in self._render(key.text, rate)])
+                self._cache.put(key, [pcm async for pcm in self._render(key.text, rate, pieces=False)])
                 rendered += 1
         return rendered
 
@@ -168,23 +179,55 @@ class CatalogueTTSService(TTSService):
     async def _pcm_for(self, text: str, rate: int) -> AsyncIterator[bytes]:
         """PCM segments for text: replayed if cached, else rendered (and stored if static)."""
         key = PromptKey.of(self._spec.id, text, rate)
-        if key.text in self._static:
+        static = key.text in self._static
+        if static:
             if (cached := self._cache.get(key)) is not None:
+                self._note_cached(cached, rate)
                 for segment in cached:
                     yield segment
                 return
         await self.start_tts_usage_metrics(text)
         segments: list[bytes] = []
-        async for pcm in self._render(key.text, rate):
+        async for pcm in self._render(key.text, rate, pieces=not static):
             segments.append(pcm)
             yield pcm
-        if key.text in self._static:  # only a complete render; an interrupted one is dropped
+        if static:  # only a complete render; an interrupted one is dropped
             self._cache.put(key, segments)
 
-    async def _render(self, text: str, rate: int) -> AsyncIterator[bytes]:
+    async def _render(self, text: str, rate: int, *, pieces: bool = True) -> AsyncIterator[bytes]:
+        """Piece by piece; with `pieces`, a piece inside fixed script text comes from the cache
+        (rendered and stored the first time; a render cut short by a barge-in is not stored)."""
         for piece in split_for_tts(text, *self._chunking):
-            async for pcm, source_rate in self._synthesize_piece(piece):
-                yield await self._file_resampler.resample(pcm, source_rate, rate)
+            if not (pieces and self._static_text.covers(piece)):
+                async for out in self._synthesize(piece, rate):
+                    yield out
+                continue
+            key = PromptKey.of(self._spec.id, piece, rate)
+            if (cached := self._cache.get(key)) is not None:
+                self._note_cached(cached, rate)
+                for segment in cached:
+                    yield segment
+                continue
+            segments: list[bytes] = []
+            async for out in self._synthesize(piece, rate):
+                segments.append(out)
+                yield out
+            self._cache.put(key, segments)
+
+    async def _synthesize(self, piece: str, rate: int) -> AsyncIterator[bytes]:
+        started = time.perf_counter()
+        async for pcm, source_rate in self._synthesize_piece(piece):
+            out = await self._file_resampler.resample(pcm, source_rate, rate)
+            if stats_log.enabled():  # synthesis time per piece, for benchmarks' TTS RTF
+                stats_log.record("tts", voice=self._spec.id, audio_s=len(out) / 2 / rate,
+                                 synth_s=time.perf_counter() - started)
+            yield out
+            started = time.perf_counter()
+
+    def _note_cached(self, segments: Iterable[bytes], rate: int) -> None:
+        if stats_log.enabled():  # how much speech the cache saved synthesising
+            stats_log.record("tts_cached", voice=self._spec.id,
+                             audio_s=sum(len(s) for s in segments) / 2 / rate)
 
     def _output_rate(self, sample_rate: int | None) -> int:
         rate = sample_rate or self._init_sample_rate or self.sample_rate

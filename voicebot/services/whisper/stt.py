@@ -36,6 +36,7 @@ from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.tracing.service_decorators import traced_stt
 from pipecat.utils.types import NOT_GIVEN, NotGiven, assert_given
 
+from voicebot.services import stats_log
 from voicebot.services.whisper.decode import (
     SAMPLE_RATE,
     Transcript,
@@ -206,6 +207,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         self.stats.append(
             UtteranceStats(audio_secs, elapsed, cpu, result.window_secs, self._decoder, result.text)
         )
+        stats_log.record("asr", audio_s=audio_secs, processing_s=elapsed, window_s=result.window_secs)
         logger.debug(f"{self}: [{result.text}] {audio_secs:.2f}s audio in {elapsed * 1000:.0f} ms")
         if result.text:
             await self._handle_transcription(result.text, True, Language.EN)

@@ -33,6 +33,8 @@ class DebtorLine:
         return last_voiced_s(self.audio, self.sample_rate)
 
     sample_rate: int = 8000
+    at_s: float | None = None   # said at this time after answer, without waiting for the bot
+    machine: bool = False       # an answering machine's greeting: it records the bot afterwards
 
 
 def last_voiced_s(audio: np.ndarray, sample_rate: int) -> float:
@@ -83,6 +85,13 @@ class ScriptedDebtor:
     _measuring: LineTiming | None = None
     pending_dtmf: list[str] = field(default_factory=list)
     _last_line_end_s: float = 0.0
+    _record_from_s: float | None = None   # an answering machine records the bot from here
+    recorded: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def recorded_audio(self) -> np.ndarray:
+        """What an answering machine recorded of the bot (int16 at the carrier rate)."""
+        return np.concatenate(self.recorded) if self.recorded else np.zeros(0, dtype=np.int16)
 
     # -- fed by the carrier's output side ----------------------------------------------------
     def bot_audio(self, start_s: float, end_s: float) -> None:
@@ -96,6 +105,11 @@ class ScriptedDebtor:
         if self._measuring is not None and self._playing is None:
             self._measuring.first_bot_audio_s = start_s
             self._measuring = None
+
+    def bot_pcm(self, pcm: np.ndarray, start_s: float) -> None:
+        """Bot audio as played; kept once a machine's greeting (and beep) is over."""
+        if self._record_from_s is not None and start_s >= self._record_from_s:
+            self.recorded.append(np.asarray(pcm, dtype=np.int16))
 
     # -- pulled by the carrier's input side, one chunk per tick ------------------------------
     def next_chunk(self, now_s: float, samples: int) -> bytes:
@@ -119,7 +133,9 @@ class ScriptedDebtor:
             return
         line = self.lines[self._index]
         bot_speaking = self._bot_quiet_for(now_s) < 0.1 and self._bot_started_s is not None
-        if line.barge_in_after_s is not None:
+        if line.at_s is not None:
+            ready = now_s >= line.at_s
+        elif line.barge_in_after_s is not None:
             # Barge into a bot utterance that began after our previous line, not the old one.
             fresh = self._bot_started_s is not None and self._bot_started_s >= self._last_line_end_s
             ready = bot_speaking and fresh and now_s - self._bot_started_s >= line.barge_in_after_s
@@ -138,6 +154,8 @@ class ScriptedDebtor:
         if line.audio is None:
             return  # a silent turn: the next line waits for the bot to speak again
         self._playing, self._pos = line.audio, 0
+        if line.machine:
+            self._record_from_s = now_s + len(line.audio) / self.sample_rate
         self._last_line_end_s = now_s + len(line.audio) / self.sample_rate
         timing = LineTiming(line.text, now_s, now_s + line.speech_end_s)
         self.timings.append(timing)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import numpy as np
+
 from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
@@ -110,6 +112,7 @@ class SimulatedCarrierOutput(BaseOutputTransport):
         self._cursor = start + duration
         if any(frame.audio):  # pipecat pads the end of a call with silence: not speech
             self._debtor.bot_audio(start, self._cursor)
+        self._debtor.bot_pcm(np.frombuffer(frame.audio, dtype="<i2"), start)
         await self._clock.sleep_until(self._cursor - OUTPUT_LEAD_S)
         return True
 

@@ -1,0 +1,155 @@
+"""The live board: ongoing calls with their partial transcripts, fed by the live bus.
+
+It listens to `CALLS_CHANNEL` for calls starting and ending and to each call's channel for its
+turns (telephony.bus.live, published by `CallFeed`).  Bus events are at-most-once and a call's
+channel is joined only after its start is heard, so turns missed in between are filled in
+from the records store, which holds every turn already spoken (read again whenever the call's
+channel has been quiet for a second, and at its end).  The browser polls the board
+as JSON; nothing here blocks a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from telephony.bus.base import Bus
+from telephony.bus.live import CALLS_CHANNEL, call_channel
+from voicebot.records.models import Call, Turn
+from voicebot.records.store import RecordStore
+
+log = logging.getLogger(__name__)
+KEEP_ENDED_S = 120.0
+CATCH_UP_S = 1.0   # a call's channel quiet this long: read its turns from the store again
+RECENT_S = 1800.0  # a stored call not ended after this long crashed: not shown as live
+
+
+@dataclass
+class LiveCall:
+    call_id: str
+    account_id: str
+    stage: str
+    locale: str
+    started: float
+    turns: dict[int, dict[str, Any]] = field(default_factory=dict)
+    ended: float | None = None
+    result: dict[str, Any] | None = None
+
+    def add_turn(self, turn: dict[str, Any]) -> None:
+        nlu = turn.get("nlu") or {}
+        self.turns[int(turn["index"])] = {
+            "index": turn["index"], "kind": turn.get("kind"), "debtor_text": turn.get("debtor_text"),
+            "intent": nlu.get("intent"), "confidence": nlu.get("confidence"), "bot_text": turn.get("bot_text"),
+            "actions": [a.get("kind") for a in turn.get("actions") or []]}
+
+
+class LiveBoard:
+    def __init__(self, bus: Bus, store: RecordStore | None = None):
+        self.bus, self.store = bus, store
+        self.calls: dict[str, LiveCall] = {}
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._main: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        """Start listening (idempotent); returns once subscribed to the calls channel.  Calls
+        that started before (the store has them, not ended, recent) are followed too."""
+        if self._main is None:
+            self._main = asyncio.create_task(self._listen(), name="console-live")
+            await asyncio.wait_for(self._ready.wait(), 10)
+            for row in await asyncio.to_thread(self._stored_ongoing):
+                if row.id not in self.calls:
+                    await self._on_call_event({"type": "call.started", "call_id": row.id, "stage": row.stage,
+                                               "account_id": row.account_id, "locale": row.locale})
+        await asyncio.wait_for(self._ready.wait(), 10)
+
+    def _stored_ongoing(self) -> list[Call]:
+        if self.store is None:
+            return []
+        since = datetime.now(UTC) - timedelta(seconds=RECENT_S)
+        with self.store.session() as db:
+            return list(db.scalars(select(Call).where(Call.ended_at.is_(None), Call.started_at >= since)))
+
+    async def stop(self) -> None:
+        for task in [self._main, *self._tasks.values()]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _listen(self) -> None:
+        async with self.bus.subscribe(CALLS_CHANNEL) as events:
+            self._ready.set()
+            async for event in events:
+                try:
+                    await self._on_call_event(event)
+                except Exception:  # a malformed event must not stop the board
+                    log.exception("live board: bad event %r", event)
+
+    async def _on_call_event(self, event: dict[str, Any]) -> None:
+        call_id = str(event.get("call_id"))
+        if event.get("type") == "call.started":
+            self.calls[call_id] = LiveCall(call_id, str(event.get("account_id")), str(event.get("stage")),
+                                           str(event.get("locale")), time.time())
+            self._tasks[call_id] = asyncio.create_task(self._follow(call_id), name=f"console-live-{call_id}")
+        elif event.get("type") == "call.ended":
+            self._ended(call_id, event.get("result"))  # its follower reads its last turns, then stops
+
+    def _ended(self, call_id: str, result: dict[str, Any] | None) -> None:
+        call = self.calls.get(call_id)
+        if call is not None and call.ended is None:
+            call.ended, call.result = time.time(), result
+
+    async def _follow(self, call_id: str) -> None:
+        async with self.bus.subscribe(call_channel(call_id)) as events:
+            await asyncio.to_thread(self._backfill, call_id)
+            while True:
+                event = await events.get(timeout=CATCH_UP_S)
+                call = self.calls.get(call_id)
+                if call is None:
+                    return
+                if event is None:  # quiet: catch up with turns said before we joined
+                    await asyncio.to_thread(self._backfill, call_id)
+                    if call.ended is not None:  # its end was heard on the calls channel only
+                        break
+                elif event.get("type") == "call.turn":
+                    call.add_turn(event["turn"])
+                elif event.get("type") == "call.ended":
+                    await asyncio.to_thread(self._backfill, call_id)
+                    self._ended(call_id, event.get("result"))
+                    break
+        self._tasks.pop(call_id, None)
+
+    def _backfill(self, call_id: str) -> None:
+        if self.store is None:
+            return
+        with self.store.session() as db:
+            rows = list(db.scalars(select(Turn).where(Turn.call_id == call_id)))
+        call = self.calls.get(call_id)
+        for row in rows:
+            if call is not None and row.index not in call.turns:
+                call.add_turn({"index": row.index, "kind": row.kind, "debtor_text": row.debtor_text,
+                               "nlu": {"intent": row.intent, "confidence": row.confidence} if row.intent else None,
+                               "bot_text": row.bot_text, "actions": row.actions})
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Ongoing calls first, then those ended in the last two minutes; turns in order."""
+        now = time.time()
+        for call_id in [c for c, v in self.calls.items() if v.ended and now - v.ended > KEEP_ENDED_S]:
+            del self.calls[call_id]
+        out = []
+        for call in sorted(self.calls.values(), key=lambda c: (c.ended is not None, -c.started)):
+            out.append({"call_id": call.call_id, "account_id": call.account_id, "stage": call.stage,
+                        "locale": call.locale, "ongoing": call.ended is None,
+                        "seconds": round((call.ended or now) - call.started),
+                        "outcome": (call.result or {}).get("outcome"),
+                        "turns": [call.turns[i] for i in sorted(call.turns)]})
+        return out
+

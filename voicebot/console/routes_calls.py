@@ -1,0 +1,171 @@
+"""Sign-in, the calls list (filters, sort, CSV), the call page (transcript, recording,
+corrections), the corrections export and the audit log."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from dialogue.intents import INTENTS
+from voicebot.console.audit import audit, recent
+from voicebot.console.auth import COOKIE, SESSION_MAX_AGE_S, Principal, verify
+from voicebot.console.deps import PREFIX, Console, console, require
+from voicebot.records.corrections import CorrectionError, correct_intent, export_corrections
+from voicebot.records.models import Call
+from voicebot.records.queries import CallFilter, as_utc, distinct_values, list_calls
+
+router = APIRouter()
+CSV_FIELDS = ["call_id", "started_at", "account_id", "debtor_name", "phone", "locale", "stage", "attempt",
+              "outcome", "score", "tags", "escalated", "low_confidence", "identity_confirmed", "duration_s"]
+
+
+def _cell(value: object) -> object:
+    """Text a spreadsheet would run as a formula (=, +, -, @ first) is quoted; numbers pass."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit():
+        return "'" + value
+    return value
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith(PREFIX + "/") and "//" not in target else f"{PREFIX}/calls"
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None, ctx: Console = Depends(console)):
+    return ctx.templates.TemplateResponse(request, "login.html", {"prefix": PREFIX, "next": _safe_next(next),
+                                                                  "error": None, "user": None, "nav": []})
+
+
+@router.post("/login")
+def login(request: Request, username: str = Form(...), password: str = Form(...), next: str = Form(""),
+          ctx: Console = Depends(console)):
+    user = verify(ctx.store, username.strip(), password)
+    if user is None:
+        audit(ctx.store, username.strip()[:64] or "?", "sign_in_refused")
+        return ctx.templates.TemplateResponse(
+            request, "login.html", {"prefix": PREFIX, "next": _safe_next(next), "user": None, "nav": [],
+                                    "error": "Wrong user name or password."}, status_code=401)
+    audit(ctx.store, user, "sign_in")
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(COOKIE, ctx.sessions.issue(user), max_age=SESSION_MAX_AGE_S, httponly=True,
+                        samesite="strict", path=PREFIX)
+    return response
+
+
+@router.post("/logout")
+def logout():
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    response.delete_cookie(COOKIE, path=PREFIX)
+    return response
+
+
+@router.get("")
+@router.get("/")
+def home():
+    return RedirectResponse(f"{PREFIX}/calls", status_code=303)
+
+
+def _filter(request: Request) -> CallFilter:
+    try:
+        return CallFilter.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'filter'}: {e['msg']}" for e in exc.errors())
+        raise HTTPException(400, f"bad filter: {problems}") from None
+
+
+@router.get("/calls")
+def calls_page(request: Request, user: Principal = Depends(require("calls")), ctx: Console = Depends(console)):
+    flt = _filter(request)
+    with ctx.store.session() as db:
+        calls = list_calls(db, flt)
+        choices = distinct_values(db)
+    return ctx.page(request, user, "calls.html", calls=calls, flt=flt, choices=choices,
+                    query=str(request.url.query))
+
+
+@router.get("/calls.csv")
+def calls_csv(request: Request, user: Principal = Depends(require("calls")), ctx: Console = Depends(console)):
+    flt = _filter(request)
+    with ctx.store.session() as db:
+        calls = list_calls(db, flt)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_FIELDS)
+    for c in calls:
+        writer.writerow([_cell(v) for v in [c.id, as_utc(c.started_at).isoformat(), c.account_id, user.name(c.debtor_name), user.phone(c.phone),
+                         c.locale, c.stage, c.attempt, c.outcome or "", "" if c.score is None else c.score,
+                         " ".join(c.tags or []), int(c.escalated), int(c.low_confidence),
+                         int(c.identity_confirmed), "" if c.duration_s is None else round(c.duration_s, 1)]])
+    audit(ctx.store, user, "export_csv", "calls", query=str(request.url.query), rows=len(calls))
+    return Response(out.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="calls.csv"'})
+
+
+def _call(ctx: Console, call_id: str) -> Call:
+    with ctx.store.session() as db:
+        call = db.get(Call, call_id)
+        if call is None:
+            raise HTTPException(404, f"no call {call_id!r}")
+        _ = call.turns  # load while the session is open
+    return call
+
+
+@router.get("/calls/{call_id}")
+def call_page(request: Request, call_id: str, user: Principal = Depends(require("calls")),
+              ctx: Console = Depends(console)):
+    call = _call(ctx, call_id)
+    audit(ctx.store, user, "open_call", call_id)
+    has_audio = bool(call.recording and Path(call.recording).is_file())
+    return ctx.page(request, user, "call.html", call=call, intents=INTENTS, has_audio=has_audio,
+                    can_correct=user.may("correct"), message=request.query_params.get("message"))
+
+
+@router.get("/calls/{call_id}/recording")
+def recording(call_id: str, user: Principal = Depends(require("play")), ctx: Console = Depends(console)):
+    call = _call(ctx, call_id)
+    if not call.recording or not Path(call.recording).is_file():
+        raise HTTPException(404, f"call {call_id!r} has no recording on this server")
+    return FileResponse(call.recording, media_type="audio/wav")
+
+
+@router.post("/api/calls/{call_id}/played")
+def played(call_id: str, user: Principal = Depends(require("play")), ctx: Console = Depends(console)):
+    _call(ctx, call_id)
+    audit(ctx.store, user, "play_recording", call_id)
+    return {"ok": True}
+
+
+@router.post("/calls/{call_id}/turns/{index}/intent")
+def correct(call_id: str, index: int, intent: str = Form(...), user: Principal = Depends(require("correct")),
+            ctx: Console = Depends(console)):
+    ctx.store.flush()  # the turn may still be in the writer's queue
+
+    def write(db) -> None:
+        turn = correct_intent(db, call_id, index, intent, user.username)
+        audit(ctx.store, user, "correct_intent", call_id, turn=index, was=turn.intent, now=intent)
+    try:
+        ctx.store.write_now(write)
+    except CorrectionError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse(f"{PREFIX}/calls/{call_id}?message=turn+{index}+corrected#turn-{index}",
+                            status_code=303)
+
+
+@router.get("/corrections.yml")
+def corrections(locale: str | None = None, user: Principal = Depends(require("export")),
+                ctx: Console = Depends(console)):
+    with ctx.store.session() as db:
+        text = export_corrections(db, locale)
+    audit(ctx.store, user, "export_corrections", locale or "all")
+    return PlainTextResponse(text, media_type="application/x-yaml",
+                             headers={"Content-Disposition": 'attachment; filename="corrections.yml"'})
+
+
+@router.get("/audit")
+def audit_page(request: Request, user: Principal = Depends(require("audit")), ctx: Console = Depends(console)):
+    return ctx.page(request, user, "audit.html", entries=recent(ctx.store))
