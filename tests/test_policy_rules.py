@@ -50,6 +50,8 @@ def _reveals(text: str, needles: list[str]) -> str | None:
 def test_identity_first_on_every_path(engines, accounts, locale, stage):
     engine, account = engines[locale], accounts[ACCOUNTS[(locale, stage)]]
     needles = _revealing_strings(engine, account)
+    stage_nodes = engine.scripts.stages[stage].nodes
+    notice = next(n for n, node in stage_nodes.items() if node.disclosure == "debt_collection_notice")
 
     @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(_TURN, max_size=14))
@@ -58,6 +60,7 @@ def test_identity_first_on_every_path(engines, accounts, locale, stage):
         opening = session.open()
         assert not _reveals(opening.bot_text, needles), opening.bot_text
         protected = False  # a third party has answered: never disclose again
+        notice_said = False
         for intent, entities, confidence in turns:
             if session.ended:
                 break
@@ -68,6 +71,11 @@ def test_identity_first_on_every_path(engines, accounts, locale, stage):
                 result = NluResult("x", intent, confidence, ((intent, confidence),), entities)
                 turn = session.hear_result(result)
             state = session.policy.state
+            for prompt in turn.prompts:  # the debt-collection notice comes before any debt detail
+                notice_said |= prompt["node"] == notice
+                if not notice_said:
+                    leaked = _reveals(prompt["text"], needles)
+                    assert not leaked, f"{leaked!r} before the debt-collection notice: {prompt} {turn.events}"
             if not state.identity_confirmed or protected:
                 leaked = _reveals(turn.bot_text, needles)
                 assert not leaked, f"revealed {leaked!r} before identity: {turn.bot_text!r} {turn.events}"
@@ -287,3 +295,29 @@ def test_claimed_transfer_is_recorded(engines, accounts):
     session.transfer_claimed("agent-7", "sip:agent-7@desk")
     assert session.result().outcome == "escalated" and "handoff:claimed" in session.result().tags
     assert session.events[-1]["kind"] == "handoff_claimed"
+
+
+def test_debt_notice_comes_first_even_when_a_script_routes_around_it(accounts, tmp_path):
+    """A designer sends a confirmed debtor straight to the amount, skipping the notice node: the
+    engine says the notice first (not interruptible), then the amount; never twice."""
+    from dialogue.nlu.factory import build_nlu
+    from dialogue.script.loader import read_locale
+
+    folder = tmp_path / "en"
+    shutil.copytree(REPO / "scripts" / "en", folder)
+    early = folder / "early.yaml"
+    text = early.read_text()
+    greeting = text.index("  greeting:")
+    end = text.index("\n\n", greeting)
+    early.write_text(text[:greeting] + text[greeting:end].replace("confirm_identity: remind",
+                                                                   "confirm_identity: tell_amount") + text[end:])
+    scripts, _problems = read_locale(folder)
+    engine = DialogueEngine(scripts, build_nlu(scripts))
+    session = engine.start_call(accounts["EN-EARLY-1"], stage="early", today=CALL_DATE)
+    session.open()
+    turn = session.hear_result(NluResult("yes", "confirm_identity", 0.95))
+    assert [p["node"] for p in turn.prompts][:2] == ["remind", "tell_amount"], turn.prompts
+    assert "attempt to collect a debt" in turn.prompts[0]["text"] and not turn.prompts[0]["interruptible"]
+    assert any(e.startswith("debt_notice_first") for e in turn.events)
+    again = session.hear_result(NluResult("how much", "ask_amount", 0.95))
+    assert all(p["node"] != "remind" for p in again.prompts)

@@ -1,6 +1,8 @@
 """One policy for every stage: walks the stage's graph and enforces what no script may change.
 
 Enforced here, whatever the YAML says: identity before any debt detail (the gate in `_enter`),
+the debt-collection notice (the node marked `disclosure: debt_collection_notice`) before the
+first debt detail on any path, even one the script routes around it,
 no disclosure to third parties and an end to the call after `wrong_number`/`third_party`,
 opt-out recorded and the call closed, one warning for abuse, capped reprompts and turns.
 """
@@ -19,6 +21,8 @@ from dialogue.script.loader import LocaleScripts
 from dialogue.script.models import RESUME, Node, StageScript
 from dialogue.script.templates import render, variables_in
 from dialogue.variables import CONSTANTS
+
+DEBT_NOTICE = "debt_collection_notice"
 
 MAX_CHAIN = 12  # nodes entered in one step; a `next` cycle in a script must not hang a call
 
@@ -48,6 +52,8 @@ class StagePolicy:
         self.today = today
         self.terms = tuple(scripts.lint.debt_terms)
         self.state = CallState()
+        self._notice = next((n for n, node in self.stage.nodes.items()
+                             if node.disclosure == DEBT_NOTICE), None)
 
     # -- entering nodes -------------------------------------------------------------------
     def start(self) -> BotReply:
@@ -95,6 +101,11 @@ class StagePolicy:
                     reply.end = state.ended = True
                     return
                 return self._enter(verify, reply, depth=depth + 1)
+        if name == self._notice:
+            state.notice_given = True
+        elif (self._notice and not state.notice_given
+              and node_reveals(node, self.scripts.responses, self.terms)):
+            self._say_notice(reply)
         state.node = name
         reply.nodes.append(name)
         if node.outcome:
@@ -117,6 +128,18 @@ class StagePolicy:
             # The script asked a question after a closing intent; the engine closes anyway.
             reply.events.append(f"forced_end:{name}")
             reply.end = state.ended = True
+
+    def _say_notice(self, reply: BotReply) -> None:
+        """Only the notice's words, not its transitions: the call goes on where it was going."""
+        assert self._notice is not None
+        state, node = self.state, self.stage.nodes[self._notice]
+        state.notice_given = True
+        reply.events.append(f"debt_notice_first:{self._notice}")
+        text = self._variant(self._notice, node)
+        state.visits[self._notice] = state.visits.get(self._notice, 0) + 1
+        if text:
+            static = all(v in CONSTANTS for v in variables_in(text))
+            reply.prompts.append(Prompt(self._render(text), self._notice, False, static))
 
     def _action(self, action) -> BotAction:
         if action.transfer is not None:

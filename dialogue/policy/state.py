@@ -58,5 +58,6 @@ class CallState:
     outcome: str | None = None     # last outcome a node recorded
     transfer_reason: str | None = None
     handoff: str | None = None     # claimed | unclaimed, once the agent queue has answered
+    notice_given: bool = False     # the debt-collection notice has been said
     ended: bool = False
     last_text: str = ""

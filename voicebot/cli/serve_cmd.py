@@ -36,6 +36,9 @@ def serve(
     handoff_timeout: float = typer.Option(20.0, help="seconds a transferred call holds for an agent desk "
                                                      "to claim it on the live bus (REDIS_URL, else "
                                                      "in-process); 0: straight to the queue's line"),
+    database: str = typer.Option(None, help="SQLAlchemy URL of the call records the console reads "
+                                            "(postgresql://...); default RECORDS/records.db",
+                                 envvar="VOICEBOT_DATABASE_URL"),
     log_level: str = typer.Option("INFO", help="DEBUG shows every pipeline frame"),
 ) -> None:
     """Serve calls over WebSocket: /media/twilio (Twilio Media Streams), /media/pcm (raw PCM)."""
@@ -53,7 +56,7 @@ def serve(
         settings = ServerSettings(accounts_file=accounts, records_dir=records, tokens=tokens,
                                   twilio_auth_token=twilio_auth_token, public_url=public_url,
                                   max_frame_bytes=max_frame_bytes, warm_up=warm_up,
-                                  handoff_timeout_s=handoff_timeout)
+                                  handoff_timeout_s=handoff_timeout, database_url=database)
         provider = None
         if twilio_account_sid and twilio_auth_token and twilio_from:
             from telephony.providers.twilio import TwilioRestProvider
@@ -67,6 +70,7 @@ def serve(
         raise typer.Exit(2) from None
     typer.echo(f"media streams on ws://{host}:{port}/media/twilio and /media/pcm, records in {records}"
                + ("; loading models before the first call" if warm_up else ""))
+    typer.echo(f"console on http://{host}:{port}/console (first user: voicebot users add NAME)")
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
                             ws_max_size=max(WS_MAX_SIZE_MIN, 4 * max_frame_bytes))
     logging.getLogger("uvicorn.error").addFilter(_redact_tokens)  # after Config set logging up
