@@ -99,6 +99,8 @@ def summarise(state: CallState, intents: list[str], confidences: list[float], am
         tags.add(f"escalated:{state.transfer_reason}")
     if state.handoff:
         tags.add(f"handoff:{state.handoff}")
+    if state.voicemail:
+        tags.add(state.voicemail)
     if state.retry_limit_hit:
         tags.add("repeated_misunderstanding")
     if any(c < threshold for c in confidences):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -18,10 +18,10 @@ from dialogue.formatting import money, percent, spoken_date, spoken_list
 from dialogue.nlu.result import NluBackend, NluResult
 from dialogue.outcome import CallResult, summarise
 from dialogue.policy.engine import StagePolicy
-from dialogue.policy.state import BotAction, BotReply, Prompt
-from dialogue.script.disclosure import node_texts, text_reveals
+from dialogue.policy.state import BotReply
+from dialogue.script.disclosure import node_texts
 from dialogue.script.loader import LocaleScripts
-from dialogue.script.templates import render, variables_in
+from dialogue.script.templates import variables_in
 from dialogue.variables import SLOTS
 
 
@@ -118,7 +118,6 @@ class CallSession:
         self._t0 = time.monotonic()
         self._confidences: list[float] = []
         self._intents: list[str] = []
-        self._voicemail: str | None = None  # voicemail_left | voicemail_hung_up
 
     # -- formatting ----------------------------------------------------------------------
     def _format_slot(self, slot: str, raw: object) -> str:
@@ -191,28 +190,13 @@ class CallSession:
         self.policy.state.ended = True
 
     def voicemail(self, leave_message: bool = True) -> TurnRecord:
-        """An answering machine took the call: say only the stage's limited-content message
-        (or nothing, where the jurisdiction's profile says hang up) and end as `voicemail`.
-
-        The validator already refuses a revealing template; checking again here keeps a
-        message that names the debt off a machine anyone in the household can play."""
-        template = self.policy.stage.settings.voicemail
-        reply = BotReply(nodes=["voicemail"], end=True, actions=[BotAction("hangup")])
-        if leave_message and template and not text_reveals(template, self.policy.terms):
-            reply.prompts.append(Prompt(render(template, self.policy.values), "voicemail", interruptible=False))
-        reply.events.append("voicemail_left" if reply.prompts else "voicemail_hung_up")
-        self._voicemail = reply.events[-1]
-        state = self.policy.state
-        state.outcome, state.ended = "voicemail", True
-        return self._record("voicemail", None, None, reply, "")
+        """An answering machine took the call: the limited-content message (see the policy)."""
+        return self._record("voicemail", None, None, self.policy.voicemail(leave_message), "")
 
     def result(self) -> CallResult:
         threshold = self.scripts.strategy.nlu.confidence_threshold
-        result = summarise(self.policy.state, self._intents, self._confidences, self.account.amount,
-                           self.account.days_overdue, self.today, threshold)
-        if self._voicemail:
-            result.tags = sorted({*result.tags, self._voicemail})
-        return result
+        return summarise(self.policy.state, self._intents, self._confidences, self.account.amount,
+                         self.account.days_overdue, self.today, threshold)
 
     def _record(self, kind: str, text: str | None, nlu: dict | None, reply: BotReply, node: str,
                 nlu_ms: float = 0.0) -> TurnRecord:

@@ -15,7 +15,7 @@ from datetime import date
 from dialogue.intents import CLOSING_INTENTS
 from dialogue.nlu.result import NluResult
 from dialogue.policy.state import BotAction, BotReply, CallState, Prompt
-from dialogue.script.disclosure import node_reveals, node_texts
+from dialogue.script.disclosure import node_reveals, node_texts, text_reveals
 from dialogue.script.graph import is_waiting, route_intent
 from dialogue.script.loader import LocaleScripts
 from dialogue.script.models import RESUME, Node, StageScript
@@ -222,6 +222,20 @@ class StagePolicy:
             return reply
         state.ended = False
         self._enter(target, reply)
+        return reply
+
+    def voicemail(self, leave_message: bool = True) -> BotReply:
+        """An answering machine took the call: only the stage's limited-content message (or
+        nothing, where the jurisdiction's profile says hang up), then the end, as `voicemail`.
+        The validator already refuses a revealing template; checking again here keeps a message
+        that names the debt off a machine anyone in the household can play."""
+        state, template = self.state, self.stage.settings.voicemail
+        reply = BotReply(nodes=["voicemail"], end=True, actions=[BotAction("hangup")])
+        if leave_message and template and not text_reveals(template, self.terms):
+            reply.prompts.append(Prompt(render(template, self.values), "voicemail", interruptible=False))
+        state.voicemail = "voicemail_left" if reply.prompts else "voicemail_hung_up"
+        reply.events.append(state.voicemail)
+        state.outcome, state.ended = "voicemail", True
         return reply
 
     def _reprompt(self, node: Node, reply: BotReply, why: str) -> BotReply:

@@ -59,5 +59,6 @@ class CallState:
     transfer_reason: str | None = None
     handoff: str | None = None     # claimed | unclaimed, once the agent queue has answered
     notice_given: bool = False     # the debt-collection notice has been said
+    voicemail: str | None = None   # voicemail_left | voicemail_hung_up: a machine answered
     ended: bool = False
     last_text: str = ""
