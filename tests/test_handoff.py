@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import uuid
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from media_server import free_port
 from dialogue.accounts import load_account
 from dialogue.engine import engine_for
 from dialogue.session import CallSession
@@ -156,9 +156,7 @@ def test_bus_from_env_picks_redis_only_when_configured():
 
 
 def test_dead_redis_fails_quickly_naming_the_url(packet):
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     url = f"redis://127.0.0.1:{port}/0"
 
     async def scenario():

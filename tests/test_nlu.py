@@ -9,7 +9,6 @@ import json
 import os
 import pickle
 import re
-import socket
 import subprocess
 import threading
 from datetime import date
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from media_server import free_port
 import dialogue.nlu.classifier as classifier
 from dialogue.nlu.classifier import BuiltinNlu, TrainedModel, data_hash, train_cached
 from dialogue.nlu.evaluate import evaluate, split, split_eval, with_threshold
@@ -361,10 +361,7 @@ def rasa(rasa_server):
 
 
 def _dead_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"  # nothing listens there any more
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens there any more
 
 
 def test_rasa_intent_from_server_entities_from_our_extractor(rasa):

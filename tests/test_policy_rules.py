@@ -7,7 +7,6 @@ before identity is confirmed, nor after a third party answered, may reveal the d
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings

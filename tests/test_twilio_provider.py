@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
-import threading
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from urllib.parse import parse_qs
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from media_server import free_port, serving
 from telephony.providers import Provider, ProviderError
 from telephony.providers.local import LocalProvider
 from telephony.providers.twilio import TwilioRestProvider, signature_matches, twilio_signature
@@ -87,20 +84,10 @@ def fake_twilio_api() -> tuple[FastAPI, list[dict], set[str]]:
 
 @pytest.fixture(scope="module")
 def twilio_api():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     app, requests, calls = fake_twilio_api()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the fake Twilio API did not start"
-        time.sleep(0.05)
-    yield {"base_url": f"http://127.0.0.1:{port}", "requests": requests, "calls": calls}
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app, port, start_timeout_s=30):
+        yield {"base_url": f"http://127.0.0.1:{port}", "requests": requests, "calls": calls}
 
 
 def provider(api, **kwargs) -> TwilioRestProvider:

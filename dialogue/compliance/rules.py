@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dialogue.accounts import Account
@@ -168,8 +168,3 @@ def may_call(account: Account, history: Sequence[Attempt], at: datetime, *, opte
     rule, reason = broken
     following = next((t for t in check.candidates(at) if check.first_broken(t) is None), None)
     return Decision(False, rule, reason, following, profile.name, keys)
-
-
-def local_dates(at: datetime, zones: Sequence[ZoneInfo]) -> list[date]:
-    """The debtor's calendar date(s) at `at` (for reports)."""
-    return [_utc(at).astimezone(tz).date() for tz in zones]
