@@ -17,7 +17,7 @@ from voicebot.cli import app
 def test_bench_two_calls(tmp_path):
     out = tmp_path / "bench"
     result = CliRunner().invoke(app, ["bench", "--calls", "2", "--duration", "10", "--stagger", "0.5",
-                                      "--out", str(out)])
+                                      "--out", str(out), "--cold-cache"])  # no unmeasured warm-up
     assert result.exit_code == 0, result.output
     assert "calls placed / failed" in result.output and "turn latency" in result.output  # the table
 

@@ -233,3 +233,25 @@ def test_health(server):
 
     health = httpx.get(server["base"].replace("ws://", "http://") + "/health", timeout=10).json()
     assert health["status"] == "ok" and any(m.startswith("piper:") for m in health["models"])
+
+
+def test_twilio_audio_enters_the_pipeline_in_40_ms_frames():
+    """Two 20 ms Twilio messages make one input frame (half the per-frame work of a call);
+    a bad payload is still refused on the message that carried it."""
+    from pipecat.frames.frames import InputAudioRawFrame, StartFrame
+
+    from telephony.server.errors import StreamError
+    from telephony.server.twilio_serializer import StrictTwilioSerializer
+
+    async def main():
+        serializer = StrictTwilioSerializer("MZ1", "CA1", max_frame_bytes=65536)
+        await serializer.setup(StartFrame(audio_in_sample_rate=8000, audio_out_sample_rate=8000))
+        media = json.dumps({"event": "media", "streamSid": "MZ1",
+                            "media": {"payload": base64.b64encode(b"\x7f" * 160).decode()}})
+        frames = [await serializer.deserialize(media) for _ in range(4)]
+        assert frames[0] is None and frames[2] is None
+        assert all(isinstance(f, InputAudioRawFrame) and len(f.audio) == 640 for f in frames[1::2])
+        with pytest.raises(StreamError):
+            await serializer.deserialize(media.replace(base64.b64encode(b"\x7f" * 160).decode(), "@@@"))
+
+    asyncio.run(main())

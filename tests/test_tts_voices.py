@@ -373,10 +373,26 @@ def test_prompt_cache_is_an_lru_bounded_by_bytes():
     assert (stats.hits, stats.evictions, stats.bytes) == (1, 1, 80)
 
 
+def test_prompt_cache_on_disk_serves_a_new_process_and_survives_a_torn_file(tmp_path):
+    key, other = PromptKey.of("en-joe", "This call is recorded.", 8000), PromptKey.of("en-joe", "x", 8000)
+    PromptCache(directory=tmp_path).put(key, [b"ab" * 10, b"cd" * 5])
+    PromptCache(directory=tmp_path).put(other, [b"x" * 8])
+    fresh = PromptCache(directory=tmp_path)  # as a restarted server or another worker
+    assert fresh.get(key) == (b"ab" * 10, b"cd" * 5) and key in fresh and fresh.hits == 1
+    [path] = [p for p in tmp_path.rglob("*.pcm") if p.read_bytes().endswith(b"x" * 8)]
+    path.write_bytes(path.read_bytes()[:-3])  # a write cut short (a crash mid-write)
+    assert PromptCache(directory=tmp_path).get(other) is None  # rendered again, not half played
+    assert all(p.parent.name == path.parent.name for p in tmp_path.rglob("*.pcm"))  # one catalogue
+
+
 def test_long_prompts_are_cut_at_clauses_so_the_first_piece_is_short():
     assert split_for_tts("Hello, this is Alex. I am calling about your account.") == [
         "Hello, this is Alex.", "I am calling about your account."]
     assert split_for_tts("Hello Mr. Smith, thank you.") == ["Hello Mr. Smith, thank you."]
+    # A thousands separator is not a clause end: "$1," then "250" would be read as two amounts.
+    assert split_for_tts("I'm calling from Cascade Bank about your payment of $1,250, which was due "
+                         "on Saturday.", 30) == [
+        "I'm calling from Cascade Bank about your payment of $1,250,", "which was due on Saturday."]
     pieces = split_for_tts(LONG_TEXT)
     assert " ".join(pieces) == LONG_TEXT and pieces[0] == "Hello,"
     assert all(p[-1] in ",." for p in pieces)  # only at clause or sentence ends

@@ -72,10 +72,12 @@ def read_records(records: Path, call_ids: set[str], wait_s: float = RECORD_WAIT_
 
 def read_stats(path: Path | None, since: float = 0.0) -> tuple[list[float], list[float], dict[str, float]]:
     """(ASR RTFs per utterance, TTS RTFs per synthesised piece, seconds of speech synthesised
-    and replayed from the prompt cache) from the server's stats log, counting only events after
-    `since` (epoch s): the warm-up's inferences are not calls'."""
+    and replayed from the prompt cache, and speculative ASR decodes used and wasted) from the
+    server's stats log, counting only events after `since` (epoch s): the warm-up's inferences
+    are not calls'."""
     asr, tts = [], []
-    speech = {"synthesised_s": 0.0, "cached_s": 0.0}
+    speech = {"synthesised_s": 0.0, "fixed_synthesised_s": 0.0, "cached_s": 0.0,
+              "asr_speculations_used": 0, "asr_speculations_wasted": 0}
     if path is None or not path.exists():
         return asr, tts, speech
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -87,8 +89,12 @@ def read_stats(path: Path | None, since: float = 0.0) -> tuple[list[float], list
         elif event["kind"] == "tts" and event["audio_s"] > 0:
             tts.append(event["synth_s"] / event["audio_s"])
             speech["synthesised_s"] += event["audio_s"]
+            if event.get("fixed"):  # script text rendered for the cache (a miss)
+                speech["fixed_synthesised_s"] += event["audio_s"]
         elif event["kind"] == "tts_cached":
             speech["cached_s"] += event["audio_s"]
+        elif event["kind"] == "asr_speculation":
+            speech["asr_speculations_used" if event["used"] else "asr_speculations_wasted"] += 1
     return asr, tts, speech
 
 
@@ -140,7 +146,11 @@ def summarise_level(calls: int, runs: list[CallRun], records: dict[str, dict], *
         "turn_latency_ms": spread(latency), "processing_ms": spread(processing), "asr_ms": spread(asr_ms),
         "underruns": {"frames": frames, "late_frames": late, "dry_ms": spread(dry)},
         "asr_rtf": spread(asr_rtf), "tts_rtf": spread(tts_rtf),
-        "tts_speech_s": {**speech, "cached_share": speech["cached_s"] / spoken if spoken else None},
+        "tts_speech_s": {"synthesised_s": speech["synthesised_s"], "cached_s": speech["cached_s"],
+                         "fixed_synthesised_s": speech["fixed_synthesised_s"],
+                         "cached_share": speech["cached_s"] / spoken if spoken else None},
+        "asr_speculations": {"used": speech["asr_speculations_used"],
+                             "wasted": speech["asr_speculations_wasted"]},
         "server_cpu_percent": {"mean": float(np.mean(cpu)) if cpu else None, "max": max(cpu, default=None)},
         "server_rss_mb": {"max": max(rss, default=None)},
         # Work per call, whatever else the machine runs: CPU-s the server used per minute of call.

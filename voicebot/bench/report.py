@@ -36,9 +36,14 @@ ROWS = (
     ("late bot frames / frames", lambda lv: f"{lv['underruns']['late_frames']} / {lv['underruns']['frames']}"),
     ("longest dry gap ms", lambda lv: _ms(lv["underruns"]["dry_ms"]["max"])),
     ("ASR RTF p50 / p95", lambda lv: f"{_x(lv['asr_rtf']['p50'])} / {_x(lv['asr_rtf']['p95'])}"),
+    ("ASR speculative decodes used / wasted",
+     lambda lv: "{used} / {wasted}".format(**lv.get("asr_speculations", {"used": 0, "wasted": 0}))),
     ("TTS RTF p50 / p95", lambda lv: f"{_x(lv['tts_rtf']['p50'])} / {_x(lv['tts_rtf']['p95'])}"),
     ("TTS speech from the prompt cache", lambda lv: "-" if lv["tts_speech_s"]["cached_share"] is None
      else f"{100 * lv['tts_speech_s']['cached_share']:.0f} %"),
+    ("TTS s synthesised: script / account text", lambda lv: "{:.0f} / {:.0f}".format(
+        lv["tts_speech_s"].get("fixed_synthesised_s", 0.0),
+        lv["tts_speech_s"]["synthesised_s"] - lv["tts_speech_s"].get("fixed_synthesised_s", 0.0))),
     ("server CPU % mean / max", lambda lv: f"{_ms(lv['server_cpu_percent']['mean'])} / "
                                            f"{_ms(lv['server_cpu_percent']['max'])}"),
     ("server CPU-s per call-minute", lambda lv: _x(lv.get("server_cpu_s_per_call_minute"), 2)),

@@ -18,9 +18,12 @@ from typing import Any
 from voicebot.bench import profile
 from voicebot.bench.carriers import CarrierPool, prepare_lines
 from voicebot.bench.metrics import read_records, summarise_level
-from voicebot.bench.scenarios import write_accounts
+from voicebot.bench.scenarios import SCENARIOS, write_accounts
 from voicebot.bench.server import BenchServer, ResourceSampler
 from voicebot.transports.simulated.debtor import DebtorLine
+
+
+WARM_UP_CALLS = len(SCENARIOS)  # one of each scripted debtor
 
 
 @dataclass
@@ -32,6 +35,13 @@ class BenchConfig:
     workers: int = 1
     server_env: dict[str, str] = field(default_factory=dict)  # e.g. thread limits under test
     profile: bool = False  # py-spy each server worker over the level's duration
+    cold_cache: bool = False  # no prompt-cache folder: every level's server renders from scratch
+
+    @property
+    def prompt_cache(self) -> Path:
+        """Where the servers keep rendered script text: shared by every level and every run, as a
+        deployment keeps it across restarts (`voicebot serve --prompt-cache`)."""
+        return self.out / "prompt-cache"
 
     def __post_init__(self) -> None:
         if not self.calls or any(n < 1 for n in self.calls):
@@ -43,15 +53,17 @@ class BenchConfig:
 
 
 async def run_level(config: BenchConfig, calls: int,
-                    lines: asyncio.Task[dict[str, list[DebtorLine]]]) -> dict[str, Any]:
+                    lines: asyncio.Task[dict[str, list[DebtorLine]]],
+                    folder_name: str | None = None) -> dict[str, Any]:
     """`lines` is the debtors' audio being rendered; the first level renders it while its
     server warms up, and no clock starts before both are done."""
-    folder = config.out / f"calls-{calls}"
+    folder = config.out / (folder_name or f"calls-{calls}")
     if folder.exists():
         shutil.rmtree(folder)  # this run's own output from an earlier run
     accounts = write_accounts(folder / "accounts.json")
     stats_log = folder / "server-stats.jsonl"
-    server = BenchServer(accounts, folder / "records", config.workers, stats_log, dict(config.server_env))
+    server = BenchServer(accounts, folder / "records", config.workers, stats_log, dict(config.server_env),
+                         prompt_cache=None if config.cold_cache else config.prompt_cache)
     await asyncio.to_thread(server.start)
     try:
         debtors = await lines
@@ -87,6 +99,12 @@ async def run_bench(config: BenchConfig, on_level=None) -> list[dict[str, Any]]:
     """Every level in order; `on_level(level)` is told each as it finishes (progress output)."""
     lines = asyncio.create_task(prepare_lines())
     levels = []
+    if not config.cold_cache and not any(config.prompt_cache.rglob("*.pcm")):
+        # A first run fills the folder with one unmeasured call per scenario, so every level
+        # measures a server in its steady state rather than one rendering its script for the
+        # first time (that is what --cold-cache measures).
+        warm = BenchConfig([WARM_UP_CALLS], 1.0, 0.0, config.out, 1, dict(config.server_env))
+        await run_level(warm, WARM_UP_CALLS, lines, folder_name="warm-up")
     for calls in config.calls:
         level = await run_level(config, calls, lines)
         levels.append(level)

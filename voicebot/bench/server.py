@@ -60,6 +60,7 @@ class BenchServer:
     workers: int = 1
     stats_log: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    prompt_cache: Path | None = None  # rendered script text on disk, shared by workers and levels
     token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     processes: list[ServerProcess] = field(default_factory=list)
 
@@ -75,7 +76,8 @@ class BenchServer:
             records = self.records / f"worker-{index}" if self.workers > 1 else self.records
             command = [sys.executable, "-c", "from voicebot.cli import main; main()", "serve",
                        "--accounts", str(self.accounts), "--records", str(records),
-                       "--port", str(port), "--token", self.token, "--log-level", "WARNING"]
+                       "--port", str(port), "--token", self.token, "--log-level", "WARNING",
+                       "--prompt-cache", str(self.prompt_cache or "")]
             with log_path.open("w") as log:
                 process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
             self.processes.append(ServerProcess(port, process, log_path))

@@ -30,6 +30,10 @@ def bench(
     workers: int = typer.Option(1, min=1, help="server worker processes (calls spread round-robin)"),
     profile: bool = typer.Option(False, help="sample the server with py-spy over each level's duration "
                                              "(pip install py-spy); CPU shares go in the JSON"),
+    cold_cache: bool = typer.Option(False, help="no prompt-cache folder: each level's server renders its "
+                                                "script text anew (a fresh deployment's first calls); "
+                                                "by default OUT/prompt-cache is kept, filled by one "
+                                                "unmeasured call per scenario on a first run"),
 ) -> None:
     """Start the server, dial N simulated Twilio carriers into it, and report what they measured."""
     os.environ.setdefault("LOGURU_LEVEL", "WARNING")
@@ -46,7 +50,8 @@ def bench(
             typer.echo("error: --profile needs py-spy (pip install py-spy)", err=True)
             raise typer.Exit(2)
     try:
-        config = BenchConfig(_levels(calls), duration, stagger, out, workers, profile=profile)
+        config = BenchConfig(_levels(calls), duration, stagger, out, workers, profile=profile,
+                             cold_cache=cold_cache)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -69,7 +74,8 @@ def bench(
         for index, spied in enumerate(level.get("profile", [])):
             console.print(f"profile, {level['calls']} calls, worker {index}: {spied['buckets_percent']}")
     command = ["voicebot", "bench", "--calls", calls, "--duration", f"{duration:g}", "--stagger", f"{stagger:g}",
-               "--out", str(out), "--workers", str(workers)] + (["--profile"] if profile else [])
+               "--out", str(out), "--workers", str(workers)] + (["--profile"] if profile else []) \
+        + (["--cold-cache"] if cold_cache else [])
     path = report.write_json(out / "bench.json", levels, command)
     console.print(f"JSON: {path}")
     if len(levels) > 1:

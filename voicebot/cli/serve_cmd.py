@@ -39,10 +39,15 @@ def serve(
     database: str = typer.Option(None, help="SQLAlchemy URL of the call records the console reads "
                                             "(postgresql://...); default RECORDS/records.db",
                                  envvar="VOICEBOT_DATABASE_URL"),
+    prompt_cache: str = typer.Option("var/prompt-cache", help="folder keeping the script's fixed "
+                                                             "text as rendered audio across restarts "
+                                                             "and workers; '' keeps it in memory only",
+                                     envvar="VOICEBOT_PROMPT_CACHE_DIR"),
     log_level: str = typer.Option("INFO", help="DEBUG shows every pipeline frame"),
 ) -> None:
     """Serve calls over WebSocket: /media/twilio (Twilio Media Streams), /media/pcm (raw PCM)."""
     os.environ.setdefault("LOGURU_LEVEL", log_level.upper())
+    os.environ["VOICEBOT_PROMPT_CACHE_DIR"] = prompt_cache  # read by audio_models.prompt_cache
     import uvicorn  # heavy imports after the log level is set
 
     from dialogue.accounts import AccountError

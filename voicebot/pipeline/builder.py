@@ -15,12 +15,12 @@ from pipecat.audio.vad.vad_analyzer import VADAnalyzer
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
-from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
 from dialogue.session import CallSession
+from voicebot.audio.vad.pause import PauseVADProcessor
 from voicebot.pipeline.amd_processor import AmdProcessor, AmdSetup
 from voicebot.pipeline.dialogue_processor import DialogueProcessor
 from voicebot.pipeline.handoff import Escalate
@@ -68,7 +68,7 @@ def build_call(transport: BaseTransport, session: CallSession, parts: CallParts,
     pipeline = Pipeline([
         transport.input(),
         *([AmdProcessor(amd)] if amd is not None else []),  # who answered, before any script
-        VADProcessor(vad_analyzer=parts.vad),
+        PauseVADProcessor(vad_analyzer=parts.vad),  # + pauses, for speculative ASR
         parts.stt,
         dialogue,
         *parts.extra_processors,
@@ -82,6 +82,9 @@ def build_call(transport: BaseTransport, session: CallSession, parts: CallParts,
                               audio_out_sample_rate=parts.sample_rate, enable_metrics=True),
         idle_timeout_secs=idle_timeout_s,
         enable_rtvi=False,
+        # The call record times turns itself (DialogueProcessor); pipecat's turn tracker would
+        # be one more observer fed every frame at every processor (docs/performance.md).
+        enable_turn_tracking=False,
     )
     return BuiltCall(pipeline, worker, dialogue, recorder, wav)
 

@@ -47,7 +47,7 @@ class EspeakTTSService(CatalogueTTSService):
         self._argv += ["-b", "1", "--stdout"]
         self._timeout_s = timeout_s
 
-    async def _synthesize_piece(self, text: str) -> AsyncIterator[tuple[bytes, int]]:
+    async def _synthesize_piece(self, text: str, deadline: float) -> AsyncIterator[tuple[bytes, int]]:
         """The piece's PCM and rate from one espeak-ng run."""
         proc = await asyncio.create_subprocess_exec(
             *self._argv,

@@ -12,12 +12,15 @@ their native rate; everything a call needs around that lives here once:
   deterministic for a given synthesis, which the prompt cache relies on;
 - text a script marks static is rendered once per process per (voice, text, rate) and replayed
   from `audio_models.prompt_cache`, and so is any piece of another prompt that lies inside fixed
-  script text (`static_text`: "This call is recorded." in a greeting that names the debtor);
-  everything else is synthesised on the fly and never stored.
+  script text (`static_text`: "This call is recorded." in a greeting that names the debtor),
+  and any run of words inside fixed script text in a sentence with an account's values, the
+  values being synthesised alone and spliced in (`splice`); account values are synthesised on
+  the fly and never stored.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
@@ -34,10 +37,13 @@ from pipecat.utils.tracing.service_decorators import traced_tts
 
 from audio_models.catalogue import Catalogue, EspeakVoiceSpec, PiperVoiceSpec, load_catalogue
 from audio_models.prompt_cache import PromptCache, PromptKey, default_prompt_cache, normal_text
-from voicebot.services import stats_log
+from voicebot.services import deadline_executor, stats_log
+from voicebot.services.piper import splice
 from voicebot.services.piper.static_text import StaticText
 from voicebot.services.piper.text_chunks import FIRST_CHUNK, MAX_CHUNK, split_for_tts
 
+DEADLINE_MARGIN_S = 1.0  # a later piece is synthesised this long before its audio is due
+CALL_VALUES_KEPT = 64  # per call; a call speaks a handful of distinct values
 STATIC_PROMPT = "static_prompt"  # TTSSpeakFrame.metadata flag: cache this text's audio
 
 
@@ -70,6 +76,7 @@ class CatalogueTTSService(TTSService):
         first_chunk_chars: int = FIRST_CHUNK,
         max_chunk_chars: int = MAX_CHUNK,
         catalogue: Catalogue | None = None,
+        splice_values: bool | None = None,
         **kwargs: Any,
     ):
         """Look the voice up and set the service up for it.
@@ -83,6 +90,9 @@ class CatalogueTTSService(TTSService):
             first_chunk_chars: target length of the first synthesised piece (time to first audio).
             max_chunk_chars: later sentences longer than this are cut at clauses.
             catalogue: the catalogue to use; `audio_models/voices.yaml` by default.
+            splice_values: in a sentence with an account's values, replay its fixed runs from
+                the cache and synthesise only the values (`splice`); None reads
+                VOICEBOT_TTS_SPLICE (on unless "0").
             **kwargs: passed to pipecat's TTSService.
         """
         self._catalogue = catalogue if catalogue is not None else load_catalogue()
@@ -103,6 +113,13 @@ class CatalogueTTSService(TTSService):
         self._static = {normal_text(t) for t in static_prompts}
         self._static_text = StaticText()  # script fragments: pieces inside them are cached too
         self._chunking = (first_chunk_chars, max_chunk_chars)
+        if splice_values is None:
+            splice_values = os.environ.get("VOICEBOT_TTS_SPLICE", "1") != "0"
+        self._splice = splice_values
+        # An account's values this call has spoken ("$125" comes up in three prompts): kept for
+        # this service's life, i.e. one call, never in the shared cache.
+        self._call_values: dict[tuple[str, int], bytes] = {}
+        self._utterance = (0.0, 0.0)  # (when the utterance began, seconds of audio handed out)
         self._file_resampler = create_file_resampler()
 
     @property
@@ -117,8 +134,9 @@ class CatalogueTTSService(TTSService):
         return True
 
     @abstractmethod
-    def _synthesize_piece(self, text: str) -> AsyncIterator[tuple[bytes, int]]:
-        """Yield (16-bit mono PCM, its sample rate) for one piece of text, one item per sentence."""
+    def _synthesize_piece(self, text: str, deadline: float) -> AsyncIterator[tuple[bytes, int]]:
+        """Yield (16-bit mono PCM, its sample rate) for one piece of text, one item per sentence;
+        `deadline` (`deadline_executor`) is when it is needed, for engines sharing the cores."""
 
     def mark_static_fragments(self, static_text: StaticText) -> None:
         """Fixed script text (`static_text.static_text_for(scripts)`): any piece of a prompt
@@ -177,6 +195,21 @@ class CatalogueTTSService(TTSService):
             await self.stop_ttfb_metrics()
 
     async def _pcm_for(self, text: str, rate: int) -> AsyncIterator[bytes]:
+        """PCM segments for text, keeping count of the audio handed out so far, which is when
+        the next piece's synthesis is due (`_deadline`)."""
+        self._utterance = (deadline_executor.now(), 0.0)
+        async for segment in self._pcm_uncounted(text, rate):
+            self._utterance = (self._utterance[0], self._utterance[1] + len(segment) / 2 / rate)
+            yield segment
+
+    def _deadline(self) -> float:
+        """When the piece being synthesised must be ready: once the audio before it has played
+        (pipecat sends audio ahead at twice real time, so this is when the caller needs it),
+        less a margin for the synthesis itself; a reply's first piece is due at once."""
+        started, queued_s = self._utterance
+        return started + max(0.0, queued_s - DEADLINE_MARGIN_S)
+
+    async def _pcm_uncounted(self, text: str, rate: int) -> AsyncIterator[bytes]:
         """PCM segments for text: replayed if cached, else rendered (and stored if static)."""
         key = PromptKey.of(self._spec.id, text, rate)
         static = key.text in self._static
@@ -195,32 +228,59 @@ class CatalogueTTSService(TTSService):
             self._cache.put(key, segments)
 
     async def _render(self, text: str, rate: int, *, pieces: bool = True) -> AsyncIterator[bytes]:
-        """Piece by piece; with `pieces`, a piece inside fixed script text comes from the cache
-        (rendered and stored the first time; a render cut short by a barge-in is not stored)."""
+        """Piece by piece; with `pieces`, a piece inside fixed script text comes from the cache,
+        and a piece holding an account's values has its fixed runs from the cache and only
+        the values synthesised (`splice`), unless splicing is off."""
         for piece in split_for_tts(text, *self._chunking):
-            if not (pieces and self._static_text.covers(piece)):
-                async for out in self._synthesize(piece, rate):
-                    yield out
-                continue
-            key = PromptKey.of(self._spec.id, piece, rate)
-            if (cached := self._cache.get(key)) is not None:
-                self._note_cached(cached, rate)
-                for segment in cached:
-                    yield segment
-                continue
-            segments: list[bytes] = []
-            async for out in self._synthesize(piece, rate):
-                segments.append(out)
+            if pieces and self._static_text.covers(piece):
+                source = self._cached_render(piece, rate)
+            else:
+                runs = self._static_text.spans(piece) if pieces and self._splice else []
+                fixed = any(is_fixed for _, is_fixed in runs)
+                source = (self._spliced(runs, rate) if fixed
+                          else self._synthesize(piece, rate, fixed=not pieces))  # static prompt
+            async for out in source:
                 yield out
-            self._cache.put(key, segments)
 
-    async def _synthesize(self, piece: str, rate: int) -> AsyncIterator[bytes]:
+    async def _cached_render(self, text: str, rate: int) -> AsyncIterator[bytes]:
+        """Fixed script text: replayed from the cache, or rendered and stored the first time
+        (a render cut short by a barge-in is not stored)."""
+        key = PromptKey.of(self._spec.id, text, rate)
+        if (cached := self._cache.get(key)) is not None:
+            self._note_cached(cached, rate)
+            for segment in cached:
+                yield segment
+            return
+        segments: list[bytes] = []
+        async for out in self._synthesize(text, rate, fixed=True):
+            segments.append(out)
+            yield out
+        self._cache.put(key, segments)
+
+    async def _spliced(self, runs: list[tuple[str, bool]], rate: int) -> AsyncIterator[bytes]:
+        """One sentence from its runs: fixed ones cached, values synthesised, joined with the
+        pause the text asks for instead of each run's own silence."""
+        for k, (run, fixed) in enumerate(runs):
+            if fixed:
+                pcm = b"".join([seg async for seg in self._cached_render(run, rate)])
+            elif (pcm := self._call_values.get((run, rate))) is not None:  # said before
+                self._note_cached([pcm], rate)
+            else:
+                pcm = b"".join([seg async for seg in self._synthesize(run, rate)])
+                if len(self._call_values) < CALL_VALUES_KEPT:
+                    self._call_values[(run, rate)] = pcm
+            pcm = splice.trim(pcm, rate, start=k > 0, end=k < len(runs) - 1)
+            if k < len(runs) - 1:
+                pcm += splice.pause(splice.join_pause_ms(run), rate)
+            yield pcm
+
+    async def _synthesize(self, piece: str, rate: int, fixed: bool = False) -> AsyncIterator[bytes]:
         started = time.perf_counter()
-        async for pcm, source_rate in self._synthesize_piece(piece):
+        async for pcm, source_rate in self._synthesize_piece(piece, self._deadline()):
             out = await self._file_resampler.resample(pcm, source_rate, rate)
             if stats_log.enabled():  # synthesis time per piece, for benchmarks' TTS RTF
                 stats_log.record("tts", voice=self._spec.id, audio_s=len(out) / 2 / rate,
-                                 synth_s=time.perf_counter() - started)
+                                 synth_s=time.perf_counter() - started, fixed=fixed)
             yield out
             started = time.perf_counter()
 

@@ -63,6 +63,32 @@ class StaticText:
         text = normal_text(piece)
         return bool(text) and f" {text} " in self._corpus
 
+    def spans(self, piece: str, min_words: int = 2) -> list[tuple[str, bool]]:
+        """The piece as (text, fixed) runs of words, in order: each fixed run is the longest
+        one starting there that lies inside script text (at least `min_words`: a lone "of"
+        is not worth a join); the words between are the account's values ("John Smith",
+        "$1,240.50,"). One (piece, False) when nothing fixed is in it."""
+        words = piece.split()
+        runs: list[tuple[str, bool]] = []
+        loose: list[str] = []
+        i = 0
+        while i < len(words):
+            j = i
+            while j < len(words) and self.covers(" ".join(words[i:j + 1])):
+                j += 1  # a run not covered cannot become covered by growing
+            if j - i >= min_words:
+                if loose:
+                    runs.append((" ".join(loose), False))
+                    loose = []
+                runs.append((" ".join(words[i:j]), True))
+                i = j
+            else:
+                loose.append(words[i])
+                i += 1
+        if loose:
+            runs.append((" ".join(loose), False))
+        return runs
+
 
 _by_scripts: dict[int, tuple[object, StaticText]] = {}
 

@@ -22,7 +22,8 @@ import re
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 # Sentence end: .!? followed by space, or CJK .!?; which need no space after them.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|(?<=[。!?;])[\"'”’)\]]*\s*")
-_CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+[—–-]\s+|(?<=[,、;:])\s*")
+# A comma between digits is a thousands separator ("$1,250"), never a clause end.
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+[—–-]\s+|(?<=[、，；：])\s*|(?<=[,;:])(?=[^\s\d])")
 # English phrase boundaries without punctuation: before a relative or subordinate word. Used
 # only when a sentence has no punctuated clause break where one is needed, so a long first
 # sentence ("... a payment plan | that fits your situation.") still starts speaking early.

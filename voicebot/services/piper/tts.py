@@ -11,7 +11,7 @@ the audio by r. Synthesising with a length_scale of about r makes the duration c
 which gives a second, clearly different voice from the one English Piper model that installs
 offline, at no extra cost beyond the longer length_scale.
 
-Synthesis runs in a worker thread (`asyncio.to_thread`), one sentence at a time. When a call is
+Synthesis runs on the process's inference threads (`deadline_executor`), one sentence at a time. When a call is
 interrupted the sentence being synthesised still finishes in its thread and is dropped; keeping
 pieces short (see `text_chunks`) bounds that waste as well as the time to first audio.
 
@@ -20,7 +20,6 @@ Piper runs in-process via `piper-tts`, which is GPL-3.0 (see pipecat's note on P
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,6 +27,7 @@ from piper import PiperVoice, SynthesisConfig
 
 from audio_models import loader
 from audio_models.catalogue import PiperVoiceSpec
+from voicebot.services.deadline_executor import inference_executor
 from voicebot.services.piper.base import CatalogueTTSService
 
 
@@ -72,8 +72,10 @@ class CataloguePiperTTSService(CatalogueTTSService):
         """Rate the synthesised samples are resampled from (model rate x rate_factor)."""
         return self._source_rate
 
-    async def _synthesize_piece(self, text: str) -> AsyncIterator[tuple[bytes, int]]:
-        """One PCM chunk per sentence, each synthesised in a worker thread off the event loop."""
+    async def _synthesize_piece(self, text: str, deadline: float) -> AsyncIterator[tuple[bytes, int]]:
+        """One PCM chunk per sentence, each synthesised on the shared inference threads, most
+        urgent first (`deadline_executor`)."""
         sentences = iter(self._voice.synthesize(text, self._syn_config))
-        while (chunk := await asyncio.to_thread(next, sentences, None)) is not None:
+        executor = inference_executor("tts")
+        while (chunk := await executor.run(deadline, next, sentences, None)) is not None:
             yield chunk.audio_int16_bytes, self._source_rate

@@ -9,9 +9,13 @@ utterance, the transcript is final), but:
   :mod:`voicebot.services.whisper.decode`), keeping faster-whisper's ``transcribe`` as
   ``decoder="transcribe"``;
 - accepts the telephone rate (8 kHz) and resamples to Whisper's 16 kHz itself;
-- shares one model per process between all calls and runs decoding in a worker thread;
+- shares one model per process between all calls and decodes on the process's inference
+  threads, a turn's transcript ahead of less urgent work (`deadline_executor`);
 - takes the script's vocabulary as ``hotwords``/``initial_prompt``, updatable mid-call with
   ``STTUpdateSettingsFrame`` (e.g. a new stage's names and amounts);
+- decodes speculatively: on a ``UserPausedFrame`` (``voicebot.audio.vad.pause``, 0.2 s into a
+  silence) it starts decoding the turn so far, and when the VAD's stop follows with no more
+  speech in between, that result is the transcript, ready up to 0.3 s sooner;
 - records per-utterance processing time (:attr:`stats`), besides pipecat's processing metrics.
 """
 
@@ -28,7 +32,8 @@ from typing import Any, Literal
 import numpy as np
 import soxr
 from loguru import logger
-from pipecat.frames.frames import Frame, TranscriptionFrame
+from pipecat.frames.frames import Frame, TranscriptionFrame, VADUserStoppedSpeakingFrame
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.settings import STTSettings
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.transcriptions.language import Language
@@ -36,7 +41,9 @@ from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.tracing.service_decorators import traced_stt
 from pipecat.utils.types import NOT_GIVEN, NotGiven, assert_given
 
-from voicebot.services import stats_log
+from voicebot.audio.vad.pause import UserPausedFrame
+from voicebot.services import deadline_executor, stats_log
+from voicebot.services.deadline_executor import inference_executor
 from voicebot.services.whisper.decode import (
     SAMPLE_RATE,
     Transcript,
@@ -46,6 +53,7 @@ from voicebot.services.whisper.decode import (
 from voicebot.services.whisper.model import SharedWhisper, load_shared_whisper
 
 Decoder = Literal["short_window", "transcribe"]
+SPECULATION_SLACK_S = 0.25  # a pause's decode is needed about when the VAD's stop follows
 
 
 @dataclass
@@ -82,11 +90,23 @@ class UtteranceStats:
     window_secs: float
     decoder: str
     text: str
+    speculative: bool = False
 
     @property
     def rtf(self) -> float:
         """Real-time factor (processing time over audio length)."""
         return self.processing_secs / self.audio_secs if self.audio_secs else 0.0
+
+
+@dataclass
+class Speculation:
+    """A decode started at a pause: of `prefix` (the turn so far), `pause_secs` into silence."""
+
+    prefix: bytes
+    pause_secs: float
+    result: asyncio.Future
+    started: float = field(default_factory=time.perf_counter)
+    finished: float | None = None  # when the decode itself ended (not when it was awaited)
 
 
 class LocalWhisperSTTService(SegmentedSTTService):
@@ -115,6 +135,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         initial_prompt: str | None = None,
         settings: Settings | None = None,
         stats_size: int = 200,
+        speculate: bool = True,
         ttfs_p99_latency: float | None = 0.5,
         **kwargs,
     ):
@@ -129,6 +150,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
             beam_size, hotwords, initial_prompt: Initial values of the runtime settings.
             settings: Runtime settings; values here win over the arguments above.
             stats_size: How many recent :class:`UtteranceStats` to keep.
+            speculate: Decode on a ``UserPausedFrame`` (see module doc); False waits for the stop.
             ttfs_p99_latency: Speech end to transcript, p99, for pipecat's turn logic
                 (~0.2-0.4 s decode on one thread plus the VAD's stop_secs; re-measure).
             **kwargs: For ``SegmentedSTTService`` (``sample_rate``, ``trailing_silence_secs``...).
@@ -155,6 +177,9 @@ class LocalWhisperSTTService(SegmentedSTTService):
             model_path, compute_type=compute_type, cpu_threads=cpu_threads, num_workers=num_workers
         )
         self.stats: deque[UtteranceStats] = deque(maxlen=stats_size)
+        self._speculate = speculate
+        self._speculation: Speculation | None = None  # the decode started at the latest pause
+        self._finals: deque[Speculation] = deque(maxlen=4)  # kept for the queued segments
 
     @property
     def wants_wav_segments(self) -> bool:
@@ -191,29 +216,82 @@ class LocalWhisperSTTService(SegmentedSTTService):
     ):
         """Tracing hook (pipecat convention)."""
 
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        """As the base class, plus a speculative decode when the debtor pauses mid-turn."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, UserPausedFrame) and self._speculate and self._user_speaking:
+            if self._speculation is not None:  # the debtor went on talking after that pause
+                stats_log.record("asr_speculation", used=False)
+            self._speculation = self._start_speculation(frame.pause_secs)
+
+    def _start_speculation(self, pause_secs: float) -> Speculation | None:
+        if not self._audio_buffer or not self.is_usable:
+            return None
+        prefix = bytes(self._audio_buffer)
+        pcm = np.frombuffer(prefix + self._trailing_silence(), dtype=np.int16)
+        # Due when the VAD's stop would come; a stale decode just finishes unread.
+        due = deadline_executor.now() + SPECULATION_SLACK_S
+        result = asyncio.wrap_future(inference_executor("asr").submit(
+            due, self._transcribe, pcm, self.sample_rate, self._decode_options()))
+        spec = Speculation(prefix, pause_secs, result)
+        result.add_done_callback(lambda _: setattr(spec, "finished", time.perf_counter()))
+        return spec
+
+    async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
+        """Keep the pause's decode if the VAD stopped in that same pause: nothing but the rest
+        of the silence came after it (a resumed turn would need another `stop_secs`)."""
+        spec, self._speculation = self._speculation, None
+        if spec is not None and self._audio_buffer.startswith(spec.prefix):
+            tail_secs = (len(self._audio_buffer) - len(spec.prefix)) / 2 / self.sample_rate
+            if tail_secs <= frame.stop_secs - spec.pause_secs + 0.06:
+                self._finals.append(spec)
+                spec = None
+        if spec is not None:
+            stats_log.record("asr_speculation", used=False)
+        await super()._handle_user_stopped_speaking(frame)
+
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        """Transcribe one VAD segment (16-bit mono PCM at the pipeline rate) off the event loop."""
+        """Transcribe one VAD segment (16-bit mono PCM at the pipeline rate) off the event loop,
+        or take the speculative decode of it when there is one."""
         pcm = np.frombuffer(audio, dtype=np.int16)
         if not len(pcm):
             return
         audio_secs = len(pcm) / self.sample_rate
-        options = self._decode_options()  # snapshot: settings may change while decoding
+        spec = self._speculation_for(audio)
         await self.start_processing_metrics()
         started = time.perf_counter()
-        result, cpu = await asyncio.to_thread(self._transcribe, pcm, self.sample_rate, options)
+        if spec is not None:
+            result, cpu = await spec.result
+        else:
+            options = self._decode_options()  # snapshot: settings may change while decoding
+            result, cpu = await inference_executor("asr").run(  # the turn waits for it: due now
+                deadline_executor.now(), self._transcribe, pcm, self.sample_rate, options)
         elapsed = time.perf_counter() - started
         await self.stop_processing_metrics()
 
-        self.stats.append(
-            UtteranceStats(audio_secs, elapsed, cpu, result.window_secs, self._decoder, result.text)
-        )
-        stats_log.record("asr", audio_s=audio_secs, processing_s=elapsed, window_s=result.window_secs)
+        speculative = spec is not None
+        decode_s = (spec.finished or time.perf_counter()) - spec.started if spec else elapsed
+        self.stats.append(UtteranceStats(audio_secs, elapsed, cpu, result.window_secs,
+                                         self._decoder, result.text, speculative))
+        if speculative:
+            stats_log.record("asr_speculation", used=True)
+        stats_log.record("asr", audio_s=audio_secs, processing_s=decode_s, wait_s=elapsed,
+                         window_s=result.window_secs)
         logger.debug(f"{self}: [{result.text}] {audio_secs:.2f}s audio in {elapsed * 1000:.0f} ms")
         if result.text:
             await self._handle_transcription(result.text, True, Language.EN)
             yield TranscriptionFrame(
                 result.text, self._user_id, time_now_iso8601(), Language.EN, result=result
             )
+
+    def _speculation_for(self, audio: bytes) -> Speculation | None:
+        """The final pause's decode of this segment, if one was made (older ones are dropped)."""
+        for i, spec in enumerate(self._finals):
+            if audio.startswith(spec.prefix):
+                for _ in range(i + 1):
+                    self._finals.popleft()
+                return spec
+        return None
 
     def _decode_options(self) -> dict[str, Any]:
         options: dict[str, Any] = dict(

@@ -1,0 +1,66 @@
+"""Announce a pause inside the debtor's turn, before the VAD is sure the turn has ended.
+
+The VAD ends a turn after `stop_secs` (0.5 s) of silence, and only then could the recogniser
+start: its decode (~0.15-0.3 s, more under load) came on top of those 0.5 s, and was most of a
+reply's processing time (docs/performance.md). The silence is already there 0.3 s earlier, so
+this processor says so with a `UserPausedFrame` once the trailing silence reaches `pause_secs`
+(0.2 s); a recogniser that understands it (`LocalWhisperSTTService`) decodes the turn so far
+meanwhile and has the transcript ready when the VAD's stop arrives. If the debtor goes on
+talking, that decode is wasted and the next pause starts another: a turn's final pause always
+passes `pause_secs` on its way to `stop_secs`, so the last announcement belongs to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
+from pipecat.frames.frames import Frame, InputAudioRawFrame, SystemFrame
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.processors.frame_processor import FrameDirection
+
+PAUSE_SECS = 0.2  # silence that may end a turn: early enough to decode before the VAD's stop
+
+
+@dataclass
+class UserPausedFrame(SystemFrame):
+    """The debtor, mid-turn, has been silent for `pause_secs`: the turn may be ending.
+
+    A system frame, like the audio and VAD frames it sits between, so it keeps their order."""
+
+    pause_secs: float = 0.0
+
+
+def trailing_silence_secs(analyzer: VADAnalyzer) -> float:
+    """Silence since the debtor last spoke, while the analyzer is deciding whether the turn
+    ended (STOPPING); 0 otherwise. Reads the counters of pipecat's VADAnalyzer state machine
+    (pipecat 1.14), which every analyzer (webrtcvad, Silero) inherits."""
+    if getattr(analyzer, "_vad_state", None) != VADState.STOPPING or not analyzer.sample_rate:
+        return 0.0
+    frames = getattr(analyzer, "_vad_stopping_count", 0) * analyzer.num_frames_required()
+    return frames / analyzer.sample_rate
+
+
+class PauseVADProcessor(VADProcessor):
+    """pipecat's VADProcessor, plus one `UserPausedFrame` per pause of `pause_secs` or more."""
+
+    def __init__(self, *, vad_analyzer: VADAnalyzer, pause_secs: float = PAUSE_SECS, **kwargs: Any):
+        super().__init__(vad_analyzer=vad_analyzer, **kwargs)
+        if not 0 < pause_secs < vad_analyzer.params.stop_secs:
+            raise ValueError(f"pause_secs must be in (0, stop_secs={vad_analyzer.params.stop_secs}) "
+                             f"(got {pause_secs})")
+        self._analyzer = vad_analyzer
+        self._pause_secs = pause_secs
+        self._announced = False
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)  # the audio frame goes on first
+        if not isinstance(frame, InputAudioRawFrame):
+            return
+        silence = trailing_silence_secs(self._analyzer)
+        if silence == 0.0:
+            self._announced = False
+        elif silence >= self._pause_secs and not self._announced:
+            self._announced = True
+            await self.push_frame(UserPausedFrame(pause_secs=silence))

@@ -1,0 +1,98 @@
+"""Model inference for every call of a process, earliest deadline first.
+
+Speech synthesis and recognition run in threads (onnxruntime and CTranslate2 release the GIL).
+With asyncio's default executor they ran first come, first served on up to cores + 4 threads: a
+call whose debtor just stopped talking waited behind other calls' third and fourth sentences,
+which were not needed for seconds yet, and six inferences shared two cores at once, each taking
+three times as long. The profile under load showed exactly that: the latency was queueing.
+
+Here each inference says when its result is needed (`deadline`, `time.monotonic()` seconds):
+
+- the transcript at the end of a turn, and a reply's first piece of speech: now;
+- a reply's later pieces: when the audio queued before them will have played;
+- a speculative decode (`voicebot.audio.vad.pause`): when the VAD's stop will come.
+
+Recognition and synthesis each have their own threads (`inference_executor`), which take the
+most urgent item each time they are free. Work is never preempted or dropped, only ordered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class DeadlineExecutor:
+    """A thread pool whose queue is ordered by deadline (ties: first submitted first)."""
+
+    def __init__(self, workers: int):
+        if workers < 1:
+            raise ValueError(f"an executor needs at least one worker thread (got {workers})")
+        self.workers = workers
+        self._heap: list[tuple[float, int, Future, Callable[..., Any], tuple]] = []
+        self._order = itertools.count()
+        self._ready = threading.Condition()
+        self._threads = [threading.Thread(target=self._work, name=f"inference-{i}", daemon=True)
+                         for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, deadline: float, fn: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+        with self._ready:
+            heapq.heappush(self._heap, (deadline, next(self._order), future, fn, args))
+            self._ready.notify()
+        return future
+
+    async def run(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` on a worker thread, awaited from the event loop."""
+        return await asyncio.wrap_future(self.submit(deadline, fn, *args))
+
+    def pending(self) -> int:
+        with self._ready:
+            return len(self._heap)
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._heap:
+                    self._ready.wait()
+                _, _, future, fn, args = heapq.heappop(self._heap)
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the awaiting call, never kills the thread
+                future.set_exception(exc)
+
+
+_shared: dict[str, DeadlineExecutor] = {}
+_lock = threading.Lock()
+#: Threads per kind of inference. Whisper: one, since the shared CTranslate2 model decodes one
+#: utterance at a time (a second thread would only wait inside it, holding a slot Piper could
+#: use). Piper: one per core.
+_THREADS = {"asr": lambda: 1, "tts": lambda: os.cpu_count() or 2}
+
+
+def inference_executor(kind: str) -> DeadlineExecutor:
+    """The process-wide executor all calls share for one kind of inference ("asr" or "tts");
+    `VOICEBOT_ASR_THREADS` / `VOICEBOT_TTS_THREADS` override the thread counts."""
+    with _lock:
+        if kind not in _shared:
+            workers = os.environ.get(f"VOICEBOT_{kind.upper()}_THREADS") or _THREADS[kind]()
+            _shared[kind] = DeadlineExecutor(int(workers))
+        return _shared[kind]
+
+
+def now() -> float:
+    """The executor's clock: deadlines are `time.monotonic()` seconds."""
+    return time.monotonic()
