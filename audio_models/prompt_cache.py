@@ -90,14 +90,16 @@ class PromptCache:
     def put(self, key: PromptKey, segments: tuple[bytes, ...] | list[bytes]) -> bool:
         """Store a render, evicting least recently used ones; False if it alone is too big."""
         segments = tuple(segments)
-        if sum(len(s) for s in segments) > self.max_bytes:
+        size = sum(len(s) for s in segments)
+        if size > self.max_bytes:
             return False
         if self.directory:
             self._write(key, segments)
-        return self._remember(key, segments)
+        return self._remember(key, segments, size)
 
-    def _remember(self, key: PromptKey, segments: tuple[bytes, ...]) -> bool:
-        size = sum(len(s) for s in segments)
+    def _remember(self, key: PromptKey, segments: tuple[bytes, ...], size: int | None = None) -> bool:
+        if size is None:
+            size = sum(len(s) for s in segments)
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:

@@ -114,8 +114,8 @@ def test_webrtc_vad_ignores_silence_and_noise(rate):
     assert vad_events(frames, rate) == []
 
 
-@pytest.mark.parametrize("rate", [8000, 16000])
-def test_webrtc_loudness_gate_reads_as_pipecats(rate):
+@pytest.mark.parametrize("rate, frame_ms", [(8000, 20), (16000, 20), (8000, 30)])
+def test_webrtc_loudness_gate_reads_as_pipecats(rate, frame_ms):
     """The RMS level that replaces pipecat's BS.1770 meter gives the same 0..1 volume within a
     few dB on phone speech, and 0 on digital silence, so `min_volume` means the same."""
     from pipecat.audio.vad.vad_analyzer import VADAnalyzer
@@ -123,10 +123,10 @@ def test_webrtc_loudness_gate_reads_as_pipecats(rate):
     pcm = speech.synthesize("yes this is john and i will pay on friday", voice=VOICE_EN, sample_rate=rate)
     if rate == 8000:
         pcm = speech.telephone(pcm, rate)
-    ours, theirs, silent = (WebRTCVADAnalyzer(sample_rate=rate) for _ in range(3))
+    ours, theirs, silent = (WebRTCVADAnalyzer(sample_rate=rate, frame_ms=frame_ms) for _ in range(3))
     for analyzer in (ours, theirs, silent):
         analyzer.set_sample_rate(rate)  # as the pipeline's StartFrame does
-    n = rate // 50
+    n = rate * frame_ms // 1000
     mine, pipecats = [], []
     for start in range(0, len(pcm) - n, n):
         frame = pcm[start:start + n].tobytes()

@@ -71,9 +71,9 @@ class WebRTCVADAnalyzer(VADAnalyzer):
         self._mode = mode
         self._frame_ms = frame_ms
         self._vad = webrtcvad.Vad(mode)
-        window = round(VOLUME_WINDOW_SECS * 1000 / frame_ms)  # frames in the loudness window
-        self._energies: deque[float] = deque(maxlen=window)
-        self._energy_samples: deque[int] = deque(maxlen=window)
+        # Mean squares of the frames in the loudness window (the analyzer hands over whole
+        # frames of `frame_ms`, so their mean is the window's); at least 400 ms of them.
+        self._energies: deque[float] = deque(maxlen=math.ceil(VOLUME_WINDOW_SECS * 1000 / frame_ms))
 
     def _get_smoothed_volume(self, audio: bytes) -> float:
         """The loudness gate's input, as pipecat's, from a running RMS instead of BS.1770.
@@ -83,12 +83,11 @@ class WebRTCVADAnalyzer(VADAnalyzer):
         gate only asks "quieter than about -50 LUFS?", which an RMS level answers within a few
         dB on speech; same 0..1 scale (-110..-10 dB), same smoothing, 0 until 400 ms are in."""
         samples = np.frombuffer(audio, dtype="<i2").astype(np.float32)
-        self._energies.append(float(np.dot(samples, samples)) / (32768.0 ** 2))
-        self._energy_samples.append(len(samples))
-        if sum(self._energy_samples) < self.sample_rate * VOLUME_WINDOW_SECS:
+        self._energies.append(float(np.dot(samples, samples)) / len(samples) / 32768.0 ** 2)
+        if len(self._energies) < (self._energies.maxlen or 0):
             volume = 0.0
         else:
-            mean_square = sum(self._energies) / sum(self._energy_samples)
+            mean_square = sum(self._energies) / len(self._energies)
             level = 10 * math.log10(mean_square) - 0.691 if mean_square > 0 else -math.inf
             volume = 0.0 if level < ABSOLUTE_GATE_LUFS else min(1.0, max(0.0, (level + 110) / 100))
         return exp_smoothing(volume, self._prev_volume, self._smoothing_factor)
