@@ -94,7 +94,10 @@ def test_voicemail_left_on_a_machine_over_the_media_stream_server(tmp_path):
     heard = _transcribe(recorded)
     print(f"\nmachine recorded {len(recorded) / 8000:.1f} s: {heard!r} (call {time.monotonic() - started:.1f} s)")
     lower = heard.lower()
-    assert "northwind" in lower and "thank you" in lower, heard  # the whole message, to its end
+    # Whisper writes the lender's name as one word or two ("North Wind") depending on Piper's
+    # sampling noise; what matters is that it was said, so compare without spaces.
+    squashed = re.sub(r"\s+", "", lower)
+    assert "northwind" in squashed and "thank you" in lower, heard  # the whole message, to its end
     assert "0142" in re.sub(r"\D", "", heard) or "call us back" in lower, heard
     assert not [s for s in SECRETS if s in lower], heard
     said = summary["turns"][0]["bot_text"].lower()
