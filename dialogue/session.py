@@ -22,7 +22,7 @@ from dialogue.policy.state import BotReply
 from dialogue.script.disclosure import node_texts
 from dialogue.script.loader import LocaleScripts
 from dialogue.script.templates import variables_in
-from dialogue.variables import SLOTS
+from dialogue.variables import PERSONAL, SLOTS
 
 
 class CallSetupError(ValueError):
@@ -125,6 +125,14 @@ class CallSession:
         if slot in ("promise_date", "callback_time"):
             return spoken_date(date.fromisoformat(str(raw)), loc)
         return money(float(raw), self.account.currency or self.scripts.strategy.currency, loc)
+
+    def personal_values(self) -> list[str]:
+        """This call's values that are about the debtor alone (names, exact amounts; captured
+        ones too), as spoken: speech holding one of them is not cached beyond the call."""
+        policy = self.policy
+        values = [policy.values.get(name, "") for name in PERSONAL]
+        values += [self._format_slot(slot, raw) for slot, raw in policy.state.slots.items() if slot in PERSONAL]
+        return [v for v in values if v]
 
     # -- driving the call ----------------------------------------------------------------
     @property

@@ -1,8 +1,12 @@
-"""Every variable a prompt may use, where its value comes from, and whether it reveals the debt.
+"""Every variable a prompt may use, where its value comes from, whether it reveals the debt, and
+whether it is about one person.
 
-One table serves three concerns: the validator (undefined variables), the identity gate (a
-prompt using a *sensitive* variable may not be spoken before identity is confirmed), and the
-call start check (every variable a stage uses must have a value for this account).
+One table serves four concerns: the validator (undefined variables), the identity gate (a
+prompt using a *sensitive* variable may not be spoken before identity is confirmed), the
+call start check (every variable a stage uses must have a value for this account), and the
+speech cache: the audio of a *personal* value (a name, an exact amount) is kept for its call
+only, while the rest (the lender, a date, "online banking") is the same for many accounts of a
+portfolio and is synthesised once and shared (voicebot/services/piper/base.py).
 """
 
 from __future__ import annotations
@@ -18,33 +22,35 @@ class VariableSpec:
     name: str
     source: Source
     sensitive: bool
+    personal: bool  # its value alone is about one debtor: never cached beyond the call
     description: str
 
 
 _SPECS = (
-    VariableSpec("name", "account", False, "debtor's full name, used to ask for the right party"),
-    VariableSpec("first_name", "account", False, "debtor's first (given) name"),
-    VariableSpec("amount", "account", True, "total amount overdue, formatted as money"),
-    VariableSpec("minimum_payment", "account", True, "minimum payment due, formatted as money"),
-    VariableSpec("due_date", "account", True, "date the payment was due"),
-    VariableSpec("days_overdue", "account", True, "whole days past the due date"),
-    VariableSpec("lender", "account", True, "the creditor's name: reveals the debt"),
-    VariableSpec("payment_methods", "account", True, "ways to pay, joined as a spoken list"),
-    VariableSpec("late_fee", "account", True, "late fee charged, formatted as money"),
-    VariableSpec("interest_rate", "account", True, "penalty interest rate, percent per year"),
-    VariableSpec("agent_line", "account", False, "phone number that reaches a human agent"),
-    VariableSpec("agent_name", "constant", False, "the bot's persona name"),
-    VariableSpec("company", "constant", False, "caller name that does not reveal a debt"),
-    VariableSpec("callback_number", "constant", False, "number the debtor can call back"),
-    VariableSpec("promise_date", "slot", True, "date the debtor promised to pay"),
-    VariableSpec("promised_amount", "slot", True, "amount the debtor promised to pay"),
-    VariableSpec("callback_time", "slot", False, "when the debtor asked to be called back"),
+    VariableSpec("name", "account", False, True, "debtor's full name, used to ask for the right party"),
+    VariableSpec("first_name", "account", False, True, "debtor's first (given) name"),
+    VariableSpec("amount", "account", True, True, "total amount overdue, formatted as money"),
+    VariableSpec("minimum_payment", "account", True, True, "minimum payment due, formatted as money"),
+    VariableSpec("due_date", "account", True, False, "date the payment was due"),
+    VariableSpec("days_overdue", "account", True, False, "whole days past the due date"),
+    VariableSpec("lender", "account", True, False, "the creditor's name: reveals the debt"),
+    VariableSpec("payment_methods", "account", True, False, "ways to pay, joined as a spoken list"),
+    VariableSpec("late_fee", "account", True, False, "late fee charged, formatted as money"),
+    VariableSpec("interest_rate", "account", True, False, "penalty interest rate, percent per year"),
+    VariableSpec("agent_line", "account", False, False, "phone number that reaches a human agent"),
+    VariableSpec("agent_name", "constant", False, False, "the bot's persona name"),
+    VariableSpec("company", "constant", False, False, "caller name that does not reveal a debt"),
+    VariableSpec("callback_number", "constant", False, False, "number the debtor can call back"),
+    VariableSpec("promise_date", "slot", True, False, "date the debtor promised to pay"),
+    VariableSpec("promised_amount", "slot", True, True, "amount the debtor promised to pay"),
+    VariableSpec("callback_time", "slot", False, False, "when the debtor asked to be called back"),
 )
 
 VARIABLES: dict[str, VariableSpec] = {spec.name: spec for spec in _SPECS}
 SENSITIVE: frozenset[str] = frozenset(s.name for s in _SPECS if s.sensitive)
 SLOTS: frozenset[str] = frozenset(s.name for s in _SPECS if s.source == "slot")
 CONSTANTS: frozenset[str] = frozenset(s.name for s in _SPECS if s.source == "constant")
+PERSONAL: frozenset[str] = frozenset(s.name for s in _SPECS if s.personal)
 
 # Which slot an entity fills by default when a node captures it.
 ENTITY_SLOTS: dict[str, tuple[str, ...]] = {

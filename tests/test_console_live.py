@@ -60,6 +60,42 @@ def test_board_follows_calls_from_the_store_and_the_bus(engines, accounts, tmp_p
     store.close()
 
 
+def test_a_turn_whose_event_was_lost_is_read_from_the_store_when_the_next_one_arrives(
+        engines, accounts, tmp_path):
+    """The board reads the store only on joining, on a gap and at the end (not every quiet
+    second of every call): a turn the bus dropped shows up with the turn after it."""
+    store = RecordStore(f"sqlite:///{tmp_path / 'records.db'}")
+    engine = engines["en"]
+
+    async def scenario():
+        bus = InProcessBus()
+        board = LiveBoard(bus, store)
+        await board.start()
+        call = engine.start_call(accounts["EN-EARLY-1"], today=CALL_DATE)
+        attach_session(store, call)
+        feed = CallFeed(bus, call)
+        await feed.start()
+        call.open()
+        call.hear("yes this is John")
+        await _until(lambda: call.call_id in board.calls and len(board.calls[call.call_id].turns) == 2)
+        await asyncio.sleep(1.5)  # past the follower's settling read after joining
+        call.listeners.remove(feed._on_turn)  # the bus loses this turn's event
+        call.hear("how much do I owe")
+        await asyncio.to_thread(store.flush)
+        await asyncio.sleep(2.5)  # quiet seconds: no catch-up without a reason
+        assert sorted(board.calls[call.call_id].turns) == [0, 1]
+        call.listeners.append(feed._on_turn)
+        call.hear("I can pay on Friday")
+        await _until(lambda: sorted(board.calls[call.call_id].turns) == [0, 1, 2, 3])
+        assert board.calls[call.call_id].turns[2]["debtor_text"] == "how much do I owe"
+        assert board.calls[call.call_id].ended is None  # filled while the call goes on
+        await feed.end()
+        await board.stop()
+
+    asyncio.run(scenario())
+    store.close()
+
+
 def test_the_live_page_watches_every_queue_the_scripts_transfer_to():
     queues = transfer_queues()
     assert "collections" in queues and list(queues) == sorted(set(queues))

@@ -10,6 +10,7 @@ import asyncio
 
 import numpy as np
 import pytest
+from conftest import CALL_DATE
 
 from audio_models.prompt_cache import PromptCache, PromptKey
 from dialogue.engine import engine_for
@@ -122,3 +123,50 @@ def whisper_model():
     from voicebot.services.whisper.model import load_shared_whisper
 
     return load_shared_whisper(None)
+
+
+def test_values_shared_by_many_accounts_are_cached_and_personal_ones_never(accounts):
+    """Once the service knows the call's personal values (CallSession.personal_values: names,
+    exact amounts, a promised amount), the other values (the lender, dates, payment methods)
+    are cached and replayed for the next call; no cached text holds a personal value."""
+    cache = PromptCache()
+    engine = engine_for("en")
+    synthesised: list[str] = []
+
+    def service(session):
+        tts = create_tts_service("en-joe", sample_rate=8000, prompt_cache=cache, first_chunk_chars=30)
+        tts.mark_static_fragments(static_text_for(engine.scripts))
+        tts.share_values_except(session.personal_values)
+        real = tts._synthesize_piece
+
+        def counted(text: str, deadline: float):
+            synthesised.append(text)
+            return real(text, deadline)
+        tts._synthesize_piece = counted
+        return tts
+
+    def say_everything(session) -> list[str]:
+        """Every prompt of the call's greeting and its reminder, as the TTS receives them."""
+        texts = [p["text"] for p in session.open().prompts]
+        texts += [p["text"] for p in session.hear("yes this is John").prompts]
+        texts += [p["text"] for p in session.hear("I can pay 100 dollars on Friday").prompts]
+        tts = service(session)
+        for text in texts:
+            asyncio.run(tts.render(text))
+        return texts
+
+    john = engine.start_call(accounts["EN-EARLY-1"], today=CALL_DATE)
+    spoken = " ".join(say_everything(john))
+    personal = john.personal_values()
+    assert {"John Carter", "John", "$1,250", "$125", "$100"} <= set(personal), personal
+    for value in personal:
+        assert not any(value.lower() in key.text.lower() for key in cache._entries), value
+    assert "Cascade Bank" in spoken and any("Cascade Bank" in key.text for key in cache._entries)
+    assert any("November 21" in key.text for key in cache._entries)  # the due date
+
+    # The next debtor of the same lender: the shared values come from the cache, names do not.
+    synthesised.clear()
+    maria = engine.start_call(accounts["EN-MID-1"], today=CALL_DATE)
+    say_everything(maria)
+    assert not any("Cascade Bank" in text for text in synthesised), synthesised
+    assert any("Maria" in text for text in synthesised)

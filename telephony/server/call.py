@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,13 @@ from voicebot.pipeline.parts import call_parts
 from voicebot.records.attach import attach_call
 
 STARTED_WAIT_S = 5.0
+IDLE_BACKSTOP_S = 120.0
+#: Bot audio per message to the carrier. Every message is one trip through pipecat's output
+#: queue, the serializer (mu-law, base64, JSON), the socket and the recorder, all on the event
+#: loop; pipecat's default is 40 ms (25 messages a second per call). At 40 calls, 100 ms took
+#: processing p95 from 1.8-8 s to 0.3 s (docs/performance.md). Carriers take media messages of
+#: any length, and a barge-in clears what they buffered, so longer ones cost no responsiveness.
+OUTPUT_FRAME_MS = int(os.environ.get("VOICEBOT_OUTPUT_FRAME_MS") or 100)
 
 
 @dataclass
@@ -66,6 +74,7 @@ class StreamCall:
             audio_in_enabled=True, audio_out_enabled=True,
             audio_in_sample_rate=settings.sample_rate, audio_out_sample_rate=settings.sample_rate,
             audio_out_end_silence_secs=settings.end_silence_s,
+            audio_out_10ms_chunks=max(1, OUTPUT_FRAME_MS // 10),
             serializer=self.serializer, session_timeout=settings.max_call_s,
             allowed_origins=[],  # carriers send no Origin; a token or signature already vouched
         )
@@ -73,8 +82,13 @@ class StreamCall:
                                          end_mark_timeout_s=settings.end_mark_timeout_s)
         escalation = (QueueEscalation(self.bus, settings.handoff_timeout_s)
                       if self.bus is not None and settings.handoff_timeout_s > 0 else None)
+        # No pipecat idle timeout: its observer is fed every frame at every processor (3 % of a
+        # loaded server's CPU), and a live call is bounded already: the dialogue reprompts and
+        # closes a silent line, a hold has its handoff timeout, the stream has `max_call_s`
+        # (without that cap, the idle timeout stays as the backstop).
         call = build_call(transport, session, parts, settings.records_dir, escalate=escalation,
-                          amd=self._amd(session))
+                          amd=self._amd(session),
+                          idle_timeout_s=None if settings.max_call_s else IDLE_BACKSTOP_S)
         attach_call(call, getattr(self.websocket.app.state, "records", None))  # the console's store
         extra: dict[str, Any] = {
             "carrier": start.carrier, "carrier_call_id": start.call_id, "stream_id": start.stream_id,

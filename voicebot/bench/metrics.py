@@ -110,11 +110,34 @@ def call_failure(run: CallRun, summary: dict | None) -> str | None:
     return None
 
 
+def processing_of(summary: dict | None) -> list[float]:
+    """The server's end-of-turn to first-audio times of a call's turns."""
+    return [t["timings"]["processing_ms"] for t in (summary or {}).get("turns", [])
+            if "processing_ms" in (t.get("timings") or {})]
+
+
+def full_load(runs: list[CallRun], records: dict[str, dict], window: tuple[float, float],
+              active: list[int]) -> dict[str, Any]:
+    """Figures of the calls placed and ended while every slot was live (`window`: from the
+    last slot's first dial to the end of the duration).  A level's overall figures mix in the
+    ramp-up and the tail, when fewer calls run; these are the level's real load."""
+    start, end = window
+    inside = [run for run in runs if run.started_s >= start and run.ended_s <= end]
+    processing = [ms for run in inside for ms in processing_of(records.get(run.result.call_id))]
+    live = active[int(start):int(end)]  # sampled once a second from the level's start
+    return {"from_s": start, "to_s": end, "calls": len(inside),
+            "concurrency_mean": float(np.mean(live)) if live else None,
+            "processing_ms": spread(processing),
+            "frames": sum(run.gaps.frames for run in inside),
+            "late_frames": sum(run.gaps.late for run in inside)}
+
+
 def summarise_level(calls: int, runs: list[CallRun], records: dict[str, dict], *, wall_s: float,
                     active: list[int], cpu: list[float], rss: list[float], cpu_seconds: float,
                     lag_ms: list[float],
                     stats_log: Path | None, stats_since: float,
-                    load_before: tuple[float, ...]) -> dict[str, Any]:
+                    load_before: tuple[float, ...],
+                    full_window: tuple[float, float] | None = None) -> dict[str, Any]:
     latency, processing, asr_ms, dry = [], [], [], []
     frames = late = 0
     failures, per_call = [], []
@@ -130,12 +153,9 @@ def summarise_level(calls: int, runs: list[CallRun], records: dict[str, dict], *
                          "late_frames": run.gaps.late})
         latency += run.result.latencies_ms
         frames, late, dry = frames + run.gaps.frames, late + run.gaps.late, dry + run.gaps.dry_ms
-        for turn in (summary or {}).get("turns", []):
-            timings = turn.get("timings") or {}
-            if "processing_ms" in timings:
-                processing.append(timings["processing_ms"])
-            if "asr_ms" in timings:
-                asr_ms.append(timings["asr_ms"])
+        processing += processing_of(summary)
+        asr_ms += [t["timings"]["asr_ms"] for t in (summary or {}).get("turns", [])
+                   if "asr_ms" in (t.get("timings") or {})]
     asr_rtf, tts_rtf, speech = read_stats(stats_log, stats_since)
     spoken = speech["synthesised_s"] + speech["cached_s"]
     call_minutes = sum(max(0.0, run.ended_s - run.started_s) for run in runs) / 60
@@ -145,6 +165,7 @@ def summarise_level(calls: int, runs: list[CallRun], records: dict[str, dict], *
         "concurrency": {"mean": float(np.mean(active)) if active else 0.0, "max": max(active, default=0)},
         "turn_latency_ms": spread(latency), "processing_ms": spread(processing), "asr_ms": spread(asr_ms),
         "underruns": {"frames": frames, "late_frames": late, "dry_ms": spread(dry)},
+        "full_load": full_load(runs, records, full_window, active) if full_window else None,
         "asr_rtf": spread(asr_rtf), "tts_rtf": spread(tts_rtf),
         "tts_speech_s": {"synthesised_s": speech["synthesised_s"], "cached_s": speech["cached_s"],
                          "fixed_synthesised_s": speech["fixed_synthesised_s"],

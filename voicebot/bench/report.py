@@ -26,6 +26,12 @@ def _trio(d: dict) -> str:
     return f"{_ms(d['p50'])} / {_ms(d['p95'])} / {_ms(d['p99'])}"
 
 
+def _full(level: dict, show) -> str:
+    """A figure of the calls run while every slot was live (`metrics.full_load`), if any."""
+    full = level.get("full_load")
+    return "-" if not full or not full["calls"] else show(full)
+
+
 ROWS = (
     ("calls placed / failed", lambda lv: f"{lv['calls_placed']} / {lv['calls_failed']}"),
     ("concurrency mean / max", lambda lv: f"{lv['concurrency']['mean']:.1f} / {lv['concurrency']['max']}"),
@@ -34,6 +40,11 @@ ROWS = (
     ("end-of-turn to transcript p50/p95 ms",
      lambda lv: f"{_ms(lv['asr_ms']['p50'])} / {_ms(lv['asr_ms']['p95'])}"),
     ("late bot frames / frames", lambda lv: f"{lv['underruns']['late_frames']} / {lv['underruns']['frames']}"),
+    ("all slots live: calls / concurrency mean", lambda lv: _full(lv, lambda f: "{} / {}".format(
+        f["calls"], "-" if f["concurrency_mean"] is None else f"{f['concurrency_mean']:.1f}"))),
+    ("all slots live: processing p50/p95/p99 ms", lambda lv: _full(lv, lambda f: _trio(f["processing_ms"]))),
+    ("all slots live: late bot frames / frames",
+     lambda lv: _full(lv, lambda f: f"{f['late_frames']} / {f['frames']}")),
     ("longest dry gap ms", lambda lv: _ms(lv["underruns"]["dry_ms"]["max"])),
     ("ASR RTF p50 / p95", lambda lv: f"{_x(lv['asr_rtf']['p50'])} / {_x(lv['asr_rtf']['p95'])}"),
     ("ASR speculative decodes used / wasted",
@@ -49,6 +60,7 @@ ROWS = (
     ("server CPU-s per call-minute", lambda lv: _x(lv.get("server_cpu_s_per_call_minute"), 2)),
     ("server RSS max MB", lambda lv: _ms(lv["server_rss_mb"]["max"])),
     ("carrier loop lag p99 ms", lambda lv: _ms(lv["carrier_loop_lag_ms"]["p99"])),
+    ("carriers' CPU % (bench process)", lambda lv: _ms(lv.get("carrier_cpu_percent"))),
     ("load average before", lambda lv: " ".join(f"{v:.2f}" for v in lv["load_average_before"])),
 )
 
@@ -97,6 +109,10 @@ def write_plot(path: Path, levels: list[dict[str, Any]], title: str = "") -> Pat
         for q, style in (("p50", "-"), ("p95", "--")):
             ys = [level[key][q] if level[key][q] is not None else float("nan") for level in levels]
             ax.plot(xs, ys, style, marker="o", color=color, label=f"{label} {q}")
+    full = [(level.get("full_load") or {}).get("processing_ms") or {} for level in levels]
+    if any(f.get("p95") is not None for f in full):  # the level's real load, without ramp and tail
+        ax.plot(xs, [f.get("p95") or float("nan") for f in full], ":", marker="s", color="tab:red",
+                label="processing p95, all slots live")
     ax.axhline(300, color="grey", linewidth=0.8, linestyle=":", label="300 ms processing target")
     ax.set_yscale("log")  # from ~200 ms when idle to tens of seconds past the knee
     for level in levels:

@@ -74,8 +74,10 @@ async def run_level(config: BenchConfig, calls: int,
         spies = [profile.start(p.process.pid, folder / f"profile-{i}.txt", config.duration_s)
                  for i, p in enumerate(server.processes)] if config.profile else []
         pool = CarrierPool(server.url_for, debtors, calls, config.duration_s, config.stagger_s)
+        carrier_cpu = time.process_time()  # this process: the carriers share the machine's cores
         try:
             wall_s = await pool.run()
+            carrier_cpu = time.process_time() - carrier_cpu
         finally:
             sampler.stop()
             for spy in spies:
@@ -87,7 +89,9 @@ async def run_level(config: BenchConfig, calls: int,
     level = summarise_level(calls, pool.runs, records, wall_s=wall_s, active=pool.active_samples,
                             cpu=sampler.cpu_percent, rss=sampler.rss_mb, cpu_seconds=sampler.cpu_seconds,
                             lag_ms=pool.lag.lags_ms,
-                            stats_log=stats_log, stats_since=started, load_before=load_before)
+                            stats_log=stats_log, stats_since=started, load_before=load_before,
+                            full_window=((calls - 1) * config.stagger_s, config.duration_s))
+    level["carrier_cpu_percent"] = 100 * carrier_cpu / wall_s if wall_s else None
     level["load_average_after"] = list(os.getloadavg())
     level["workers"] = config.workers
     if config.profile:

@@ -3,9 +3,12 @@
 It listens to `CALLS_CHANNEL` for calls starting and ending and to each call's channel for its
 turns (telephony.bus.live, published by `CallFeed`).  Bus events are at-most-once and a call's
 channel is joined only after its start is heard, so turns missed in between are filled in
-from the records store, which holds every turn already spoken (read again whenever the call's
-channel has been quiet for a second, and at its end).  The browser polls the board
-as JSON; nothing here blocks a call.
+from the records store, which holds every turn already spoken: read on joining and at the
+first quiet second after (the store's writer may still have been committing what was said
+before), when a turn arrives whose predecessors never did, and at the call's end.  (It used to be read
+every quiet second of every call: 40 calls meant 40 queries a second and 3 % of a loaded
+server's CPU, docs/performance.md.)  The browser polls the board as JSON; nothing here blocks
+a call.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from voicebot.records.store import RecordStore
 
 log = logging.getLogger(__name__)
 KEEP_ENDED_S = 120.0
-CATCH_UP_S = 1.0   # a call's channel quiet this long: read its turns from the store again
+CATCH_UP_S = 1.0   # how often a quiet follower checks whether its call ended (heard elsewhere)
 RECENT_S = 1800.0  # a stored call not ended after this long crashed: not shown as live
 
 
@@ -110,17 +113,22 @@ class LiveBoard:
     async def _follow(self, call_id: str) -> None:
         async with self.bus.subscribe(call_channel(call_id)) as events:
             await asyncio.to_thread(self._backfill, call_id)
+            settled = False  # read again once the store has committed what came before joining
             while True:
                 event = await events.get(timeout=CATCH_UP_S)
                 call = self.calls.get(call_id)
                 if call is None:
                     return
-                if event is None:  # quiet: catch up with turns said before we joined
-                    await asyncio.to_thread(self._backfill, call_id)
+                if event is None:  # quiet
+                    if not settled or call.ended is not None:
+                        await asyncio.to_thread(self._backfill, call_id)
+                        settled = True
                     if call.ended is not None:  # its end was heard on the calls channel only
                         break
                 elif event.get("type") == "call.turn":
                     call.add_turn(event["turn"])
+                    if len(call.turns) <= max(call.turns):  # an earlier turn's event was lost
+                        await asyncio.to_thread(self._backfill, call_id)
                 elif event.get("type") == "call.ended":
                     await asyncio.to_thread(self._backfill, call_id)
                     self._ended(call_id, event.get("result"))

@@ -46,6 +46,7 @@ def call_parts(session: CallSession, sample_rate: int, vad_kind: str = "webrtc")
         raise RuntimeError(f"no speech recogniser for locale {session.scripts.locale!r}: {exc}") from exc
     tts = create_tts_service(session.voice, sample_rate=sample_rate, first_chunk_chars=TTS_FIRST_CHUNK)
     tts.mark_static_fragments(static_text_for(session.scripts))  # fixed sentences: cached audio
+    tts.share_values_except(session.personal_values)  # the lender, dates: cached too; names never
     return CallParts(vad=vad, stt=stt, tts=tts, sample_rate=sample_rate)
 
 

@@ -14,8 +14,11 @@ their native rate; everything a call needs around that lives here once:
   from `audio_models.prompt_cache`, and so is any piece of another prompt that lies inside fixed
   script text (`static_text`: "This call is recorded." in a greeting that names the debtor),
   and any run of words inside fixed script text in a sentence with an account's values, the
-  values being synthesised alone and spliced in (`splice`); account values are synthesised on
-  the fly and never stored.
+  values being synthesised alone and spliced in (`splice`). A value that is about the debtor
+  alone (a name, an exact amount: `dialogue.variables.PERSONAL`) is synthesised for its call
+  and kept for that call only; once the call's service knows which values those are
+  (`share_values_except`), the others (the lender, a date, "online banking"), which many
+  accounts of a portfolio share, are cached like script text.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import os
 import time
 from abc import abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -119,6 +122,8 @@ class CatalogueTTSService(TTSService):
         # An account's values this call has spoken ("$125" comes up in three prompts): kept for
         # this service's life, i.e. one call, never in the shared cache.
         self._call_values: dict[tuple[str, int], bytes] = {}
+        # The call's personal values (`share_values_except`); None: treat every value as one.
+        self._personal: Callable[[], Iterable[str]] | None = None
         self._utterance = (0.0, 0.0)  # (when the utterance began, seconds of audio handed out)
         self._file_resampler = create_file_resampler()
 
@@ -142,6 +147,19 @@ class CatalogueTTSService(TTSService):
         """Fixed script text (`static_text.static_text_for(scripts)`): any piece of a prompt
         that lies inside it is cached and replayed, even when the prompt as a whole is not."""
         self._static_text = static_text
+
+    def share_values_except(self, personal: Callable[[], Iterable[str]]) -> None:
+        """Cache and share the audio of this call's values except the personal ones, which
+        `personal()` returns as spoken (asked at each piece: a call captures new ones)."""
+        self._personal = personal
+
+    def _shareable(self, text: str) -> bool:
+        """Text that is not fixed script text may be cached and shared when no word of it
+        belongs to one of the call's personal values (and those are known)."""
+        if self._personal is None:
+            return False
+        private = {word for value in self._personal() for word in _words(value)}
+        return not private & set(_words(text))
 
     def mark_static(self, texts: Iterable[str]) -> None:
         """Declare fixed script texts: their audio is cached on first render and replayed after."""
@@ -232,19 +250,21 @@ class CatalogueTTSService(TTSService):
         and a piece holding an account's values has its fixed runs from the cache and only
         the values synthesised (`splice`), unless splicing is off."""
         for piece in split_for_tts(text, *self._chunking):
+            runs = self._static_text.spans(piece) if pieces and self._splice else []
             if pieces and self._static_text.covers(piece):
                 source = self._cached_render(piece, rate)
+            elif any(is_fixed for _, is_fixed in runs):
+                source = self._spliced(runs, rate)
+            elif pieces and self._shareable(piece):  # e.g. "Friday, December 4."
+                source = self._cached_render(piece, rate, script=False)
             else:
-                runs = self._static_text.spans(piece) if pieces and self._splice else []
-                fixed = any(is_fixed for _, is_fixed in runs)
-                source = (self._spliced(runs, rate) if fixed
-                          else self._synthesize(piece, rate, fixed=not pieces))  # static prompt
+                source = self._synthesize(piece, rate, fixed=not pieces)  # static prompt
             async for out in source:
                 yield out
 
-    async def _cached_render(self, text: str, rate: int) -> AsyncIterator[bytes]:
-        """Fixed script text: replayed from the cache, or rendered and stored the first time
-        (a render cut short by a barge-in is not stored)."""
+    async def _cached_render(self, text: str, rate: int, script: bool = True) -> AsyncIterator[bytes]:
+        """Fixed script text (or, not `script`, shareable values): replayed from the cache, or
+        rendered and stored the first time (a render cut short by a barge-in is not stored)."""
         key = PromptKey.of(self._spec.id, text, rate)
         if (cached := self._cache.get(key)) is not None:
             self._note_cached(cached, rate)
@@ -252,17 +272,18 @@ class CatalogueTTSService(TTSService):
                 yield segment
             return
         segments: list[bytes] = []
-        async for out in self._synthesize(text, rate, fixed=True):
+        async for out in self._synthesize(text, rate, fixed=script):
             segments.append(out)
             yield out
         self._cache.put(key, segments)
 
     async def _spliced(self, runs: list[tuple[str, bool]], rate: int) -> AsyncIterator[bytes]:
-        """One sentence from its runs: fixed ones cached, values synthesised, joined with the
-        pause the text asks for instead of each run's own silence."""
+        """One sentence from its runs: fixed ones and shareable values cached, personal values
+        synthesised (and kept for the call), joined with the pause the text asks for instead
+        of each run's own silence."""
         for k, (run, fixed) in enumerate(runs):
-            if fixed:
-                pcm = b"".join([seg async for seg in self._cached_render(run, rate)])
+            if fixed or self._shareable(run):
+                pcm = b"".join([seg async for seg in self._cached_render(run, rate, script=fixed)])
             elif (pcm := self._call_values.get((run, rate))) is not None:  # said before
                 self._note_cached([pcm], rate)
             else:
@@ -296,6 +317,12 @@ class CatalogueTTSService(TTSService):
                 "no output sample rate yet: pass sample_rate (8000 telephony, 16000 otherwise)"
             )
         return rate
+
+
+def _words(text: str) -> list[str]:
+    """Words compared for personal values: lower case, without the punctuation around them
+    ("$1,250," is "$1,250")."""
+    return [w for w in (w.strip(".,;:!?\"'()").lower() for w in text.split()) if w]
 
 
 def create_tts_service(

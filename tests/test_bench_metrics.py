@@ -1,0 +1,40 @@
+"""The benchmark's full-load figures: only calls placed and ended while every slot was live
+count, so a level's headline cannot be flattered by its ramp-up and tail (pure arithmetic on
+the carriers' runs and the server's records; the end-to-end run is test_bench_smoke.py)."""
+
+from __future__ import annotations
+
+from telephony.providers.local.carrier import LocalCallResult
+from voicebot.bench.carriers import CallRun
+from voicebot.bench.metrics import WireGaps, full_load
+from voicebot.bench.scenarios import scenario_for
+
+
+def _run(index: int, started: float, ended: float, late: int) -> CallRun:
+    run = CallRun(index, scenario_for(index), LocalCallResult(f"CA{index}", "EN-EARLY-1", "twilio"),
+                  WireGaps(frames=100, late=late), started)
+    run.ended_s = ended
+    return run
+
+
+def _record(*processing_ms: float) -> dict:
+    return {"turns": [{"timings": {"processing_ms": ms}} for ms in processing_ms] + [{"timings": {}}]}
+
+
+def test_full_load_counts_only_calls_inside_the_window_where_every_slot_was_live():
+    runs = [_run(0, 0.0, 25.0, late=7),    # began during the ramp-up
+            _run(1, 20.0, 44.0, late=0),   # inside
+            _run(2, 26.0, 50.0, late=2),   # inside
+            _run(3, 45.0, 70.0, late=9)]   # ran past the end of the duration
+    records = {"CA0": _record(900.0), "CA1": _record(100.0, 120.0), "CA2": _record(140.0),
+               "CA3": _record(5000.0)}
+    active = [1] * 20 + [4] * 40 + [2] * 20
+    full = full_load(runs, records, (20.0, 60.0), active)
+    assert full["calls"] == 2 and full["frames"] == 200 and full["late_frames"] == 2
+    assert full["processing_ms"]["n"] == 3 and full["processing_ms"]["max"] == 140.0
+    assert full["concurrency_mean"] == 4.0
+
+
+def test_full_load_is_empty_when_no_call_fits_the_window():
+    full = full_load([_run(0, 0.0, 25.0, late=0)], {"CA0": _record(100.0)}, (5.0, 10.0), [1] * 30)
+    assert full["calls"] == 0 and full["processing_ms"]["n"] == 0 and full["processing_ms"]["p95"] is None
