@@ -45,12 +45,17 @@ def server(tmp_path_factory, redis_url, module_redis_prefix):
 
 
 async def desk(bus: RedisBus, agent: str, account: str) -> tuple[str, bool]:
-    """An agent desk: wait for the account's packet to be queued, then try to claim it."""
+    """An agent desk: wait for the account's packet to be queued, then try to claim it.
+
+    A desk that first looks after another has claimed it has lost (on a busy machine one desk's
+    poll can come late)."""
     queue = HandoffQueue(bus)
     while True:
-        waiting = [e for e in await queue.entries(PacketState.WAITING) if e.packet.account_id == account]
-        if waiting:
-            attempt = await queue.claim(waiting[0].call_id, agent, endpoint=f"sip:{agent}@desk.example")
+        queued = [e for e in await queue.entries() if e.packet.account_id == account]
+        if queued and queued[0].state != PacketState.WAITING:
+            return agent, False
+        if queued:
+            attempt = await queue.claim(queued[0].call_id, agent, endpoint=f"sip:{agent}@desk.example")
             return agent, attempt.won
         await asyncio.sleep(0.05)
 

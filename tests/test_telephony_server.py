@@ -255,3 +255,45 @@ def test_twilio_audio_enters_the_pipeline_in_40_ms_frames():
             await serializer.deserialize(media.replace(base64.b64encode(b"\x7f" * 160).decode(), "@@@"))
 
     asyncio.run(main())
+
+
+def test_bot_audio_runs_ahead_of_playback_by_the_lead(server):
+    """The greeting's first half second reaches the carrier at once (the server keeps its
+    playback lead of 0.4 s, so a stall of a loaded server does not break the bot's speech), and
+    after that it comes no faster than it plays: the lead does not grow into seconds of audio a
+    barge-in would have to clear."""
+    lead_s = 0.4
+    assert ServerSettings.model_fields["playback_lead_s"].default == lead_s
+
+    async def greeting() -> list[tuple[float, float]]:
+        url = f"{server['base']}/media/twilio?token={TOKEN}"
+        arrivals: list[tuple[float, float]] = []  # (arrival s, audio s)
+        async with websockets.connect(url, max_size=None) as ws:
+            for message in twilio_start():
+                await ws.send(message)
+            loop = asyncio.get_running_loop()
+
+            async def silence():
+                while True:
+                    await ws.send(SILENCE)
+                    await asyncio.sleep(0.02)
+
+            talking = asyncio.create_task(silence())
+            try:
+                while not arrivals or arrivals[-1][0] - arrivals[0][0] < 3.0:
+                    event = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                    if event.get("event") == "media":
+                        audio_s = len(base64.b64decode(event["media"]["payload"])) / 8000
+                        arrivals.append((loop.time(), audio_s))
+            finally:
+                talking.cancel()
+        return arrivals
+
+    arrivals = asyncio.run(greeting())
+    t0 = arrivals[0][0]
+    played = 0.0  # audio the carrier has received before each message
+    for arrival, audio_s in arrivals:
+        if played + audio_s <= lead_s + 0.1:  # within the first message and the lead
+            assert arrival - t0 < 0.2, f"message ending at {played + audio_s:.1f} s came {arrival - t0:.2f} s in"
+        assert arrival - t0 > played - lead_s - 0.15, f"{played:.1f} s of audio sent by {arrival - t0:.2f} s"
+        played += audio_s

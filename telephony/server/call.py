@@ -79,7 +79,8 @@ class StreamCall:
             allowed_origins=[],  # carriers send no Origin; a token or signature already vouched
         )
         transport = MediaStreamTransport(self.websocket, params, end_mark=self.end_mark,
-                                         end_mark_timeout_s=settings.end_mark_timeout_s)
+                                         end_mark_timeout_s=settings.end_mark_timeout_s,
+                                         playback_lead_s=settings.playback_lead_s)
         escalation = (QueueEscalation(self.bus, settings.handoff_timeout_s)
                       if self.bus is not None and settings.handoff_timeout_s > 0 else None)
         # No pipecat idle timeout: its observer is fed every frame at every processor (3 % of a

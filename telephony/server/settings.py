@@ -34,6 +34,9 @@ class ServerSettings(BaseModel):
     end_silence_s: int = Field(1, ge=0, description="silence sent after the last words, before closing")
     end_mark_timeout_s: float = Field(2.0, ge=0, description="wait for Twilio to confirm the last "
                                                                "audio played before closing")
+    playback_lead_s: float = Field(
+        0.4, ge=0, le=2.0, description="bot audio sent ahead of the carrier's playback: absorbs "
+                                        "stalls of a loaded server; a barge-in clears it")
     call_date: date | None = Field(None, description="fixed call date (tests, demos); default today")
     transfer_numbers: dict[str, str] = Field(
         default_factory=dict, description="agent queue -> number to dial; default the account's agent line")

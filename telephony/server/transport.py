@@ -8,12 +8,17 @@
    the serializer's final message (Twilio: a `mark`).  Before the socket closes, this transport
    waits (bounded) for the carrier to echo that mark, i.e. to confirm playback finished, and
    runs the `before_close` hooks: a transfer must reach the carrier while the call is still up.
+3. The bot's audio is sent *ahead of the carrier's playback* by `playback_lead_s`. pipecat paces
+   a WebSocket in real time, one message ahead, so any stall of the event loop longer than a
+   frame reaches the caller as a break in the bot's speech; a carrier buffers what it gets
+   (and drops it on a barge-in's `clear`), so a lead costs no responsiveness.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import WebSocket
@@ -67,6 +72,15 @@ class _Input(FastAPIWebsocketInputTransport):
 
 
 class _Output(FastAPIWebsocketOutputTransport):
+    playback_lead_s = 0.0
+
+    async def _write_audio_sleep(self):
+        # pipecat's clock, kept as the carrier's playback end (reset to 0 by a barge-in): send
+        # the next message once playback is within the lead of running out.
+        now = time.monotonic()
+        self._next_send_time = max(self._next_send_time, now) + self._send_interval
+        await asyncio.sleep(max(0.0, self._next_send_time - self.playback_lead_s - now))
+
     async def stop(self, frame: EndFrame):
         # As FastAPIWebsocketOutputTransport.stop, with the carrier's ending before disconnect.
         await BaseOutputTransport.stop(self, frame)  # remaining audio and end silence sent
@@ -77,7 +91,8 @@ class _Output(FastAPIWebsocketOutputTransport):
 
 class MediaStreamTransport(FastAPIWebsocketTransport):
     def __init__(self, websocket: WebSocket, params: FastAPIWebsocketParams, *,
-                 end_mark: str | None = None, end_mark_timeout_s: float = 2.0):
+                 end_mark: str | None = None, end_mark_timeout_s: float = 2.0,
+                 playback_lead_s: float = 0.0):
         assert params.serializer is not None
         self.serializer = GuardedSerializer(params.serializer)
         params = params.model_copy(update={"serializer": self.serializer})
@@ -85,6 +100,7 @@ class MediaStreamTransport(FastAPIWebsocketTransport):
         self._websocket = websocket
         self._input = _Input(self, self._client, self._params, name=self._input_name)
         self._output = _Output(self, self._client, self._params, name=self._output_name)
+        self._output.playback_lead_s = playback_lead_s
         self._end_mark, self._end_mark_timeout_s = end_mark, end_mark_timeout_s
         self.end_mark_played: bool | None = None
         self.before_close: list[Callable[[], Awaitable[None]]] = []

@@ -34,13 +34,21 @@ class WireGaps:
     frames: int = 0
     late: int = 0
     dry_ms: list[float] = field(default_factory=list)
+    #: For each late message, how much bot audio had played since the bot started talking:
+    #: near 0, the reply's first messages were sent too slowly; later, the sender or the
+    #: synthesis of a later piece fell behind mid-speech.
+    into_speech_ms: list[float] = field(default_factory=list)
+    _talk_start: float = 0.0
 
     def on_audio(self, now_s: float, cursor_s: float, _length_s: float) -> None:
         self.frames += 1
         dry = now_s - cursor_s
-        if cursor_s > 0 and LATE_TOLERANCE_S < dry < PAUSE_S:
+        if cursor_s <= 0 or dry >= PAUSE_S:
+            self._talk_start = now_s
+        elif dry > LATE_TOLERANCE_S:
             self.late += 1
             self.dry_ms.append(dry * 1000)
+            self.into_speech_ms.append((cursor_s - self._talk_start) * 1000)
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -138,7 +146,7 @@ def summarise_level(calls: int, runs: list[CallRun], records: dict[str, dict], *
                     stats_log: Path | None, stats_since: float,
                     load_before: tuple[float, ...],
                     full_window: tuple[float, float] | None = None) -> dict[str, Any]:
-    latency, processing, asr_ms, dry = [], [], [], []
+    latency, processing, asr_ms, dry, into = [], [], [], [], []
     frames = late = 0
     failures, per_call = [], []
     for run in runs:
@@ -153,6 +161,7 @@ def summarise_level(calls: int, runs: list[CallRun], records: dict[str, dict], *
                          "late_frames": run.gaps.late})
         latency += run.result.latencies_ms
         frames, late, dry = frames + run.gaps.frames, late + run.gaps.late, dry + run.gaps.dry_ms
+        into += run.gaps.into_speech_ms
         processing += processing_of(summary)
         asr_ms += [t["timings"]["asr_ms"] for t in (summary or {}).get("turns", [])
                    if "asr_ms" in (t.get("timings") or {})]
@@ -164,7 +173,9 @@ def summarise_level(calls: int, runs: list[CallRun], records: dict[str, dict], *
         "calls_failed": len(failures), "failures": failures, "wall_s": wall_s,
         "concurrency": {"mean": float(np.mean(active)) if active else 0.0, "max": max(active, default=0)},
         "turn_latency_ms": spread(latency), "processing_ms": spread(processing), "asr_ms": spread(asr_ms),
-        "underruns": {"frames": frames, "late_frames": late, "dry_ms": spread(dry)},
+        "underruns": {"frames": frames, "late_frames": late, "dry_ms": spread(dry),
+                      "late_into_speech_ms": spread(into),
+                      "late_in_first_300ms": sum(1 for ms in into if ms < 300)},
         "full_load": full_load(runs, records, full_window, active) if full_window else None,
         "asr_rtf": spread(asr_rtf), "tts_rtf": spread(tts_rtf),
         "tts_speech_s": {"synthesised_s": speech["synthesised_s"], "cached_s": speech["cached_s"],
