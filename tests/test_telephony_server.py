@@ -263,7 +263,7 @@ def test_bot_audio_runs_ahead_of_playback_by_the_lead(server):
     after that it comes no faster than it plays: the lead does not grow into seconds of audio a
     barge-in would have to clear."""
     lead_s = 0.4
-    assert ServerSettings.model_fields["playback_lead_s"].default == lead_s
+    assert ServerSettings.model_fields["playback_lead_s"].get_default(call_default_factory=True) == lead_s
 
     async def greeting() -> list[tuple[float, float]]:
         url = f"{server['base']}/media/twilio?token={TOKEN}"

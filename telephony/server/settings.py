@@ -35,7 +35,7 @@ class ServerSettings(BaseModel):
     end_mark_timeout_s: float = Field(2.0, ge=0, description="wait for Twilio to confirm the last "
                                                                "audio played before closing")
     playback_lead_s: float = Field(
-        0.4, ge=0, le=2.0, description="bot audio sent ahead of the carrier's playback: absorbs "
+        default_factory=lambda: float(os.environ.get(ENV_PREFIX + "PLAYBACK_LEAD_S") or 0.4), ge=0, le=2.0, description="bot audio sent ahead of the carrier's playback: absorbs "
                                         "stalls of a loaded server; a barge-in clears it")
     call_date: date | None = Field(None, description="fixed call date (tests, demos); default today")
     transfer_numbers: dict[str, str] = Field(

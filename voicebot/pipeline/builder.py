@@ -1,6 +1,6 @@
 """Assemble and run one call's pipeline; the same assembly serves every transport.
 
-    transport.input → VAD → ASR → dialogue → TTS → transport.output → recorder
+    transport.input → recorder(debtor) → VAD → ASR → dialogue → TTS → transport.output → recorder(bot)
 
 Models are not loaded here: the ASR/TTS services passed in share process-wide models
 (audio_models.loader), so a call costs only its own small state.
@@ -14,7 +14,6 @@ from pathlib import Path
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
@@ -25,9 +24,8 @@ from voicebot.pipeline.amd_processor import AmdProcessor, AmdSetup
 from voicebot.pipeline.dialogue_processor import DialogueProcessor
 from voicebot.pipeline.handoff import Escalate
 from voicebot.recording.call_record import CallRecorder
+from voicebot.recording.stereo import StereoRecorder
 from voicebot.recording.wav import GrowingWav
-
-RECORDING_FLUSH_S = 1.0
 
 
 @dataclass
@@ -47,26 +45,19 @@ class BuiltCall:
     worker: PipelineWorker
     dialogue: DialogueProcessor
     recorder: CallRecorder
-    wav: GrowingWav
+    audio: StereoRecorder
 
 
 def build_call(transport: BaseTransport, session: CallSession, parts: CallParts,
                records_dir: Path, idle_timeout_s: float | None = 120.0,
                escalate: Escalate | None = None, amd: AmdSetup | None = None) -> BuiltCall:
     recorder = CallRecorder(records_dir, session)
-    wav = GrowingWav(recorder.wav_path, parts.sample_rate, channels=2)
     dialogue = DialogueProcessor(session, on_timing=recorder.on_timing, escalate=escalate,
                                  defer_opening=amd is not None)
-    audio = AudioBufferProcessor(sample_rate=parts.sample_rate, num_channels=2,
-                                 buffer_size=int(parts.sample_rate * 2 * RECORDING_FLUSH_S),
-                                 auto_start_recording=True)
-
-    @audio.event_handler("on_track_audio_data")
-    async def _on_audio(_proc, user: bytes, bot: bytes, _rate: int, _channels: int) -> None:
-        wav.append_stereo(user, bot)  # debtor left, bot right
-
+    audio = StereoRecorder(GrowingWav(recorder.wav_path, parts.sample_rate, channels=2))
     pipeline = Pipeline([
         transport.input(),
+        audio.user_tap(),  # the debtor's audio is recorded here and goes no further than ASR
         *([AmdProcessor(amd)] if amd is not None else []),  # who answered, before any script
         PauseVADProcessor(vad_analyzer=parts.vad),  # + pauses, for speculative ASR
         parts.stt,
@@ -74,7 +65,7 @@ def build_call(transport: BaseTransport, session: CallSession, parts: CallParts,
         *parts.extra_processors,
         parts.tts,
         transport.output(),
-        audio,
+        audio.bot_tap(),
     ])
     worker = PipelineWorker(
         pipeline,
@@ -86,7 +77,7 @@ def build_call(transport: BaseTransport, session: CallSession, parts: CallParts,
         # be one more observer fed every frame at every processor (docs/performance.md).
         enable_turn_tracking=False,
     )
-    return BuiltCall(pipeline, worker, dialogue, recorder, wav)
+    return BuiltCall(pipeline, worker, dialogue, recorder, audio)
 
 
 async def run_call(call: BuiltCall, extra: dict | None = None) -> dict:
@@ -96,5 +87,5 @@ async def run_call(call: BuiltCall, extra: dict | None = None) -> dict:
     try:
         await runner.run()
     finally:
-        call.wav.close()
+        call.audio.close()
     return call.recorder.finish(extra)

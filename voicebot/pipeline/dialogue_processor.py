@@ -27,7 +27,6 @@ from pipecat.frames.frames import (
     EndFrame,
     EndWorkerFrame,
     Frame,
-    InputAudioRawFrame,
     InputDTMFFrame,
     StartFrame,
     TranscriptionFrame,
@@ -38,7 +37,13 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from dialogue.session import CallSession, TurnRecord
-from voicebot.pipeline.frames import AmdVerdictFrame, CallActionFrame, HandoffDecisionFrame, TurnTimingFrame
+from voicebot.pipeline.frames import (
+    AmdVerdictFrame,
+    AudioClockFrame,
+    CallActionFrame,
+    HandoffDecisionFrame,
+    TurnTimingFrame,
+)
 from voicebot.pipeline.handoff import Escalate, transfer_of
 from voicebot.services.piper.base import STATIC_PROMPT
 
@@ -104,8 +109,8 @@ class DialogueProcessor(FrameProcessor):
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
             self._waited_s = 0.0
-        elif isinstance(frame, InputAudioRawFrame):
-            await self._tick(frame)
+        elif isinstance(frame, AudioClockFrame):
+            await self._tick(frame.seconds)
         await self.push_frame(frame, direction)
 
     # -- debtor events ---------------------------------------------------------------------
@@ -140,12 +145,12 @@ class DialogueProcessor(FrameProcessor):
             self._timing["vad_stop_secs"] = self._vad_stop_secs
         await self._speak(turn)
 
-    async def _tick(self, frame: InputAudioRawFrame) -> None:
+    async def _tick(self, seconds: float) -> None:
         """Count silence while the bot waits; reprompt after the script's timeout."""
         if (self._bot_speaking or self._reply_pending or self._user_speaking or self._holding
                 or self._session.ended or (self._defer_opening and self._opened_at is None)):
             return
-        self._waited_s += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+        self._waited_s += seconds
         if self._waited_s >= self._session.silence_timeout_s:
             self._waited_s = 0.0
             self._vad_stopped_at = None

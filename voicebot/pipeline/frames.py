@@ -51,3 +51,11 @@ class AmdVerdictFrame(SystemFrame):
     message_at_s: float | None = None
     beep_at_s: float | None = None
     leave_message: bool = False
+
+
+@dataclass
+class AudioClockFrame(SystemFrame):
+    """`seconds` more of the debtor's line went by (voicebot.recording.stereo): the dialogue's
+    silence clock, which must be the audio's because a simulation may run faster than real time."""
+
+    seconds: float = 0.0

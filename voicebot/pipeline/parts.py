@@ -30,11 +30,12 @@ def make_stt(session: CallSession, sample_rate: int):
 
         words = [account.name, account.given_name, account.lender, *session.scripts.strategy.asr_hints]
         hotwords = " ".join(dict.fromkeys(words))
-        return LocalWhisperSTTService(sample_rate=sample_rate, hotwords=hotwords, beam_size=WHISPER_BEAM)
+        return LocalWhisperSTTService(sample_rate=sample_rate, hotwords=hotwords, beam_size=WHISPER_BEAM,
+                                      audio_passthrough=False)  # recorded at the input already
     from voicebot.services.vosk import VoskSTTService
 
     path = load_catalogue().model_path(spec.id)
-    return VoskSTTService(sample_rate=sample_rate, model_path=path)
+    return VoskSTTService(sample_rate=sample_rate, model_path=path, audio_passthrough=False)
 
 
 def call_parts(session: CallSession, sample_rate: int, vad_kind: str = "webrtc") -> CallParts:
