@@ -134,6 +134,11 @@ class CallSession:
         values += [self._format_slot(slot, raw) for slot, raw in policy.state.slots.items() if slot in PERSONAL]
         return [v for v in values if v]
 
+    def likely_first_prompts(self) -> list[str]:
+        """The first words of the replies the debtor's next intent may bring (for a TTS to
+        prepare their values); the call is not changed."""
+        return self.policy.likely_first_prompts()
+
     # -- driving the call ----------------------------------------------------------------
     @property
     def ended(self) -> bool:

@@ -170,3 +170,45 @@ def test_values_shared_by_many_accounts_are_cached_and_personal_ones_never(accou
     say_everything(maria)
     assert not any("Cascade Bank" in text for text in synthesised), synthesised
     assert any("Maria" in text for text in synthesised)
+
+
+def test_likely_next_values_are_rendered_while_the_debtor_talks(accounts):
+    """After the greeting, the dialogue names the replies the debtor's answer may bring; the
+    TTS renders their personal values ("John.") at once, so when the debtor confirms, the
+    reply's first piece needs no synthesis. Looking ahead does not change the call."""
+    engine = engine_for("en")
+    session = engine.start_call(accounts["EN-EARLY-1"], today=CALL_DATE)
+    session.open()
+    state_before = (session.policy.state.waiting, dict(session.policy.state.visits))
+    likely = session.likely_first_prompts()
+    assert (session.policy.state.waiting, dict(session.policy.state.visits)) == state_before
+    assert session.policy.state.debtor_turns == 0
+    assert any(text.startswith("Thank you, John.") for text in likely), likely
+
+    synthesised: list[str] = []
+    tts = create_tts_service("en-joe", sample_rate=8000, prompt_cache=PromptCache(), first_chunk_chars=30)
+    tts.mark_static_fragments(static_text_for(engine.scripts))
+    tts.share_values_except(session.personal_values)
+    real = tts._synthesize_piece
+
+    def counted(text: str, deadline: float):
+        synthesised.append(text)
+        return real(text, deadline)
+    tts._synthesize_piece = counted
+
+    async def call() -> tuple[str, list[str]]:
+        tts.prefetch_values(likely)
+        for _ in range(200):  # the debtor talks; the prefetch finishes meanwhile
+            await asyncio.sleep(0.05)
+            if all(task.done() for task in tts._call_values._coming.values()):
+                break
+        reply = session.hear("yes this is John").prompts[0]["text"]
+        before = list(synthesised)
+        await tts.render(reply)
+        await tts._call_values.close()
+        return reply, before
+
+    reply, before = asyncio.run(call())
+    assert reply in likely  # the look-ahead saw the real reply
+    assert "John." in before  # rendered ahead
+    assert synthesised.count("John.") == 1 and tts._call_values.prefetched_used == 1, synthesised

@@ -9,6 +9,7 @@ opt-out recorded and the call closed, one warning for abuse, capped reprompts an
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import date
 
@@ -200,6 +201,24 @@ class StagePolicy:
             reply.events.append(f"forced_end:{intent}")
             reply.end = state.ended = True
         return reply
+
+    def likely_first_prompts(self, limit: int = 4) -> list[str]:
+        """What the bot would say first after each intent the waiting node routes on, without
+        changing the call: a TTS can render the account values in them while the debtor is
+        still talking, instead of after the turn ends."""
+        state = self.state
+        if state.ended or not state.waiting:
+            return []
+        texts: list[str] = []
+        for intent in self.stage.nodes[state.waiting].on:
+            twin = copy.copy(self)
+            twin.state = copy.deepcopy(state)
+            reply = twin.hear(NluResult(intent, intent, 1.0))
+            if reply.prompts and reply.prompts[0].text not in texts:
+                texts.append(reply.prompts[0].text)
+            if len(texts) == limit:
+                break
+        return texts
 
     def silence(self) -> BotReply:
         reply = BotReply()

@@ -42,6 +42,7 @@ from voicebot.pipeline.frames import (
     AudioClockFrame,
     CallActionFrame,
     HandoffDecisionFrame,
+    PrefetchSpeechFrame,
     TurnTimingFrame,
 )
 from voicebot.pipeline.handoff import Escalate, transfer_of
@@ -168,6 +169,8 @@ class DialogueProcessor(FrameProcessor):
             speak.interruptible = bool(prompt["interruptible"])
             await self.push_frame(speak)
             self._reply_pending = True
+        if not turn.end and (likely := self._session.likely_first_prompts()):
+            await self.push_frame(PrefetchSpeechFrame(texts=likely))  # values ready before asked
         if turn.end and not self._closing:
             transfer = transfer_of(turn) if self._escalate else None
             if transfer is not None and self._session.policy.state.handoff is None:

@@ -59,3 +59,11 @@ class AudioClockFrame(SystemFrame):
     silence clock, which must be the audio's because a simulation may run faster than real time."""
 
     seconds: float = 0.0
+
+
+@dataclass
+class PrefetchSpeechFrame(SystemFrame):
+    """Replies the dialogue may say next (`StagePolicy.likely_first_prompts`): the TTS renders
+    their personal values while the debtor talks (voicebot/services/piper/call_values.py)."""
+
+    texts: list[str] = field(default_factory=list)

@@ -41,12 +41,14 @@ from pipecat.utils.tracing.service_decorators import traced_tts
 from audio_models.catalogue import Catalogue, EspeakVoiceSpec, PiperVoiceSpec, load_catalogue
 from audio_models.prompt_cache import PromptCache, PromptKey, default_prompt_cache, normal_text
 from voicebot.services import deadline_executor, stats_log
+from voicebot.pipeline.frames import PrefetchSpeechFrame
 from voicebot.services.piper import splice
+from voicebot.services.piper.call_values import CallValues
 from voicebot.services.piper.static_text import StaticText
 from voicebot.services.piper.text_chunks import FIRST_CHUNK, MAX_CHUNK, split_for_tts
 
 DEADLINE_MARGIN_S = 1.0  # a later piece is synthesised this long before its audio is due
-CALL_VALUES_KEPT = 64  # per call; a call speaks a handful of distinct values
+PREFETCH_DUE_S = 0.5  # a likely next value is wanted after audio due now, before later pieces
 STATIC_PROMPT = "static_prompt"  # TTSSpeakFrame.metadata flag: cache this text's audio
 
 
@@ -121,7 +123,7 @@ class CatalogueTTSService(TTSService):
         self._splice = splice_values
         # An account's values this call has spoken ("$125" comes up in three prompts): kept for
         # this service's life, i.e. one call, never in the shared cache.
-        self._call_values: dict[tuple[str, int], bytes] = {}
+        self._call_values = CallValues()
         # The call's personal values (`share_values_except`); None: treat every value as one.
         self._personal: Callable[[], Iterable[str]] | None = None
         self._utterance = (0.0, 0.0)  # (when the utterance began, seconds of audio handed out)
@@ -184,9 +186,38 @@ class CatalogueTTSService(TTSService):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         """Note a speak frame flagged static (`static_speak_frame`), then process it as usual."""
+        if isinstance(frame, PrefetchSpeechFrame):
+            await super().process_frame(frame, direction)
+            self.prefetch_values(frame.texts)
+            return  # consumed
         if isinstance(frame, TTSSpeakFrame) and frame.metadata.get(STATIC_PROMPT):
             self.mark_static([frame.text])
         await super().process_frame(frame, direction)
+
+    def prefetch_values(self, texts: Iterable[str]) -> None:
+        """Render now, below anything due, the personal values in the first piece of replies
+        the dialogue may say next: the piece whose synthesis a debtor would wait for."""
+        rate = self._init_sample_rate or self.sample_rate
+        if not (self._splice and rate):
+            return
+        deadline = deadline_executor.now() + PREFETCH_DUE_S
+        for text in texts:
+            first = next(iter(split_for_tts(text, *self._chunking)), "")
+            runs = self._static_text.spans(first)
+            if self._static_text.covers(first) or self._shareable(first):
+                continue  # cached for everyone
+            if not any(fixed for _, fixed in runs):
+                runs = [(first, False)]  # synthesised whole (`_own_piece`)
+            for run, fixed in runs:
+                if not fixed and not self._shareable(run):
+                    self._call_values.prefetch((run, rate), lambda run=run: self._pcm_of(run, rate, deadline))
+
+    async def _pcm_of(self, text: str, rate: int, deadline: float) -> bytes:
+        return b"".join([seg async for seg in self._synthesize(text, rate, deadline=deadline)])
+
+    async def cleanup(self):
+        await self._call_values.close()
+        await super().cleanup()
 
     async def _update_settings(self, delta: Settings) -> dict[str, Any]:
         """Settings are stored but not applied: the voice is fixed for the service's life."""
@@ -222,8 +253,8 @@ class CatalogueTTSService(TTSService):
 
     def _deadline(self) -> float:
         """When the piece being synthesised must be ready: once the audio before it has played
-        (pipecat sends audio ahead at twice real time, so this is when the caller needs it),
-        less a margin for the synthesis itself; a reply's first piece is due at once."""
+        (the transport sends it a little ahead of playback, so this is about when the caller
+        needs it), less a margin for the synthesis itself; a reply's first piece is due at once."""
         started, queued_s = self._utterance
         return started + max(0.0, queued_s - DEADLINE_MARGIN_S)
 
@@ -257,8 +288,10 @@ class CatalogueTTSService(TTSService):
                 source = self._spliced(runs, rate)
             elif pieces and self._shareable(piece):  # e.g. "Friday, December 4."
                 source = self._cached_render(piece, rate, script=False)
+            elif pieces:  # e.g. "Thanks, Maria.": the call's own
+                source = self._own_piece(piece, rate)
             else:
-                source = self._synthesize(piece, rate, fixed=not pieces)  # static prompt
+                source = self._synthesize(piece, rate, fixed=True)  # static prompt
             async for out in source:
                 yield out
 
@@ -277,6 +310,21 @@ class CatalogueTTSService(TTSService):
             yield out
         self._cache.put(key, segments)
 
+    async def _own_piece(self, text: str, rate: int) -> AsyncIterator[bytes]:
+        """Text holding a personal value: prefetched or said before in this call, else
+        synthesised (streamed) and kept for the call."""
+        pcm, prefetched = self._call_values.take((text, rate))
+        if pcm is not None:
+            if not prefetched:
+                self._note_cached([pcm], rate)
+            yield pcm
+            return
+        segments: list[bytes] = []
+        async for out in self._synthesize(text, rate):
+            segments.append(out)
+            yield out
+        self._call_values.put((text, rate), b"".join(segments))
+
     async def _spliced(self, runs: list[tuple[str, bool]], rate: int) -> AsyncIterator[bytes]:
         """One sentence from its runs: fixed ones and shareable values cached, personal values
         synthesised (and kept for the call), joined with the pause the text asks for instead
@@ -284,20 +332,23 @@ class CatalogueTTSService(TTSService):
         for k, (run, fixed) in enumerate(runs):
             if fixed or self._shareable(run):
                 pcm = b"".join([seg async for seg in self._cached_render(run, rate, script=fixed)])
-            elif (pcm := self._call_values.get((run, rate))) is not None:  # said before
-                self._note_cached([pcm], rate)
             else:
-                pcm = b"".join([seg async for seg in self._synthesize(run, rate)])
-                if len(self._call_values) < CALL_VALUES_KEPT:
-                    self._call_values[(run, rate)] = pcm
+                pcm, prefetched = self._call_values.take((run, rate))
+                if pcm is None:
+                    pcm = b"".join([seg async for seg in self._synthesize(run, rate)])
+                    self._call_values.put((run, rate), pcm)
+                elif not prefetched:  # said before in this call
+                    self._note_cached([pcm], rate)
             pcm = splice.trim(pcm, rate, start=k > 0, end=k < len(runs) - 1)
             if k < len(runs) - 1:
                 pcm += splice.pause(splice.join_pause_ms(run), rate)
             yield pcm
 
-    async def _synthesize(self, piece: str, rate: int, fixed: bool = False) -> AsyncIterator[bytes]:
+    async def _synthesize(self, piece: str, rate: int, fixed: bool = False,
+                          deadline: float | None = None) -> AsyncIterator[bytes]:
         started = time.perf_counter()
-        async for pcm, source_rate in self._synthesize_piece(piece, self._deadline()):
+        deadline = self._deadline() if deadline is None else deadline
+        async for pcm, source_rate in self._synthesize_piece(piece, deadline):
             out = await self._file_resampler.resample(pcm, source_rate, rate)
             if stats_log.enabled():  # synthesis time per piece, for benchmarks' TTS RTF
                 stats_log.record("tts", voice=self._spec.id, audio_s=len(out) / 2 / rate,
