@@ -125,6 +125,20 @@ def whisper_model():
     return load_shared_whisper(None)
 
 
+def counting_tts(engine, session, cache: PromptCache, synthesised: list[str]):
+    """The call's TTS as the pipeline sets it up, noting each text it synthesises."""
+    tts = create_tts_service("en-joe", sample_rate=8000, prompt_cache=cache, first_chunk_chars=30)
+    tts.mark_static_fragments(static_text_for(engine.scripts))
+    tts.share_values_except(session.personal_values)
+    real = tts._synthesize_piece
+
+    def counted(text: str, deadline: float):
+        synthesised.append(text)
+        return real(text, deadline)
+    tts._synthesize_piece = counted
+    return tts
+
+
 def test_values_shared_by_many_accounts_are_cached_and_personal_ones_never(accounts):
     """Once the service knows the call's personal values (CallSession.personal_values: names,
     exact amounts, a promised amount), the other values (the lender, dates, payment methods)
@@ -134,16 +148,7 @@ def test_values_shared_by_many_accounts_are_cached_and_personal_ones_never(accou
     synthesised: list[str] = []
 
     def service(session):
-        tts = create_tts_service("en-joe", sample_rate=8000, prompt_cache=cache, first_chunk_chars=30)
-        tts.mark_static_fragments(static_text_for(engine.scripts))
-        tts.share_values_except(session.personal_values)
-        real = tts._synthesize_piece
-
-        def counted(text: str, deadline: float):
-            synthesised.append(text)
-            return real(text, deadline)
-        tts._synthesize_piece = counted
-        return tts
+        return counting_tts(engine, session, cache, synthesised)
 
     def say_everything(session) -> list[str]:
         """Every prompt of the call's greeting and its reminder, as the TTS receives them."""
@@ -186,15 +191,7 @@ def test_likely_next_values_are_rendered_while_the_debtor_talks(accounts):
     assert any(text.startswith("Thank you, John.") for text in likely), likely
 
     synthesised: list[str] = []
-    tts = create_tts_service("en-joe", sample_rate=8000, prompt_cache=PromptCache(), first_chunk_chars=30)
-    tts.mark_static_fragments(static_text_for(engine.scripts))
-    tts.share_values_except(session.personal_values)
-    real = tts._synthesize_piece
-
-    def counted(text: str, deadline: float):
-        synthesised.append(text)
-        return real(text, deadline)
-    tts._synthesize_piece = counted
+    tts = counting_tts(engine, session, PromptCache(), synthesised)
 
     async def call() -> tuple[str, list[str]]:
         tts.prefetch_values(likely)
