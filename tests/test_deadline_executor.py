@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import time
 
 import pytest
 
+from voicebot.services import thread_priority
 from voicebot.services.deadline_executor import DeadlineExecutor
 
 
@@ -38,3 +41,42 @@ def test_errors_reach_the_caller_and_the_worker_survives():
     assert asyncio.run(main()) == 6
     with pytest.raises(ValueError, match="at least one"):
         DeadlineExecutor(workers=0)
+
+
+def _nice(tid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, tid)
+
+
+def test_inference_threads_run_below_the_event_loop(monkeypatch):
+    monkeypatch.setenv("VOICEBOT_INFERENCE_NICE", "7")
+    executor = DeadlineExecutor(workers=2)
+    here = threading.get_native_id()
+    inside = {executor.submit(0.0, threading.get_native_id).result(timeout=5) for _ in range(8)}
+    assert here not in inside
+    assert {_nice(tid) for tid in inside} == {min(19, _nice(here) + 7)}
+
+    monkeypatch.setenv("VOICEBOT_INFERENCE_NICE", "0")  # turned off: the workers keep our priority
+    plain = DeadlineExecutor(workers=1)
+    assert _nice(plain.submit(0.0, threading.get_native_id).result(timeout=5)) == _nice(here)
+
+
+def test_threads_a_model_starts_while_loading_are_lowered_too(monkeypatch):
+    """CTranslate2 decodes on threads it starts with the model; the shared Whisper's are lowered."""
+    monkeypatch.setenv("VOICEBOT_INFERENCE_NICE", "5")
+    release, ids = threading.Event(), []
+
+    def load():  # like a model constructor: starts a worker thread and returns
+        worker = threading.Thread(target=lambda: (ids.append(threading.get_native_id()), release.wait()))
+        worker.start()
+        while not ids:
+            time.sleep(0.001)
+        return worker
+
+    worker = thread_priority.load_lowered(load)
+    here = threading.get_native_id()
+    try:
+        assert _nice(ids[0]) == min(19, _nice(here) + 5)
+        assert _nice(here) == _nice(threading.main_thread().native_id)  # the caller is untouched
+    finally:
+        release.set()
+        worker.join()

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from voicebot.services import thread_priority
+
 T = TypeVar("T")
 
 
@@ -62,6 +64,7 @@ class DeadlineExecutor:
             return len(self._heap)
 
     def _work(self) -> None:
+        thread_priority.lower()  # the event loop's frames first (see thread_priority)
         while True:
             with self._ready:
                 while not self._heap:

