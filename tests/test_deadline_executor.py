@@ -80,3 +80,21 @@ def test_threads_a_model_starts_while_loading_are_lowered_too(monkeypatch):
     finally:
         release.set()
         worker.join()
+
+
+def test_turns_that_end_together_are_decoded_at_once(monkeypatch):
+    """One recognition thread per core, each with its own replica of the shared Whisper: with one,
+    a debtor who stopped talking just after another waited a whole decode (the 40-call tail)."""
+    from voicebot.services import deadline_executor
+    from voicebot.services.whisper.stt import LocalWhisperSTTService
+
+    monkeypatch.delenv("VOICEBOT_ASR_THREADS", raising=False)
+    monkeypatch.setattr(deadline_executor, "_shared", {})  # a fresh process's executors
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    stt = LocalWhisperSTTService()
+    assert deadline_executor.inference_executor("asr").workers == 2
+    assert stt._shared.model.model.num_workers == 2
+
+    monkeypatch.setattr(deadline_executor, "_shared", {})
+    monkeypatch.setenv("VOICEBOT_ASR_THREADS", "1")  # the switch to measure against
+    assert LocalWhisperSTTService()._shared.model.model.num_workers == 1
