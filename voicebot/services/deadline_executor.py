@@ -80,20 +80,26 @@ class DeadlineExecutor:
 
 _shared: dict[str, DeadlineExecutor] = {}
 _lock = threading.Lock()
-#: Threads per kind of inference: one per core each. Whisper's shared model gets one replica per
-#: thread (`num_workers`), so two debtors who stop talking together are both decoded at once;
-#: with one thread the second waited a whole decode, and at 40 calls on 2 cores that queue was
-#: the tail (end of turn to transcript p95 359 ms, processing p95 470 ms; with two: 146 and
-#: 185 ms). Piper: one per core, as a reply's first piece is as urgent as a transcript.
-_THREADS = {"asr": lambda: os.cpu_count() or 2, "tts": lambda: os.cpu_count() or 2}
+_KINDS = ("asr", "tts")
+
+
+def _default_threads() -> int:
+    """One per core, for Whisper and Piper alike. Whisper's shared model gets one replica per
+    thread (`num_workers`), so two debtors who stop talking together are both decoded at once;
+    with one thread the second waited a whole decode, and at 40 calls on 2 cores that queue was
+    the tail (end of turn to transcript p95 359 ms, processing p95 470 ms; with two: 146 and
+    185 ms). A reply's first piece of speech is as urgent as a transcript."""
+    return os.cpu_count() or 2
 
 
 def inference_executor(kind: str) -> DeadlineExecutor:
     """The process-wide executor all calls share for one kind of inference ("asr" or "tts");
     `VOICEBOT_ASR_THREADS` / `VOICEBOT_TTS_THREADS` override the thread counts."""
+    if kind not in _KINDS:
+        raise KeyError(kind)
     with _lock:
         if kind not in _shared:
-            workers = os.environ.get(f"VOICEBOT_{kind.upper()}_THREADS") or _THREADS[kind]()
+            workers = os.environ.get(f"VOICEBOT_{kind.upper()}_THREADS") or _default_threads()
             _shared[kind] = DeadlineExecutor(int(workers))
         return _shared[kind]
 
