@@ -21,8 +21,9 @@ def money(value: float, currency: str, locale: str) -> str:
 
 
 def spoken_date(value: date, locale: str) -> str:
+    # The weekday with the date, so a debtor hears "Tuesday" and catches a wrong "the 15th".
     if locale.startswith("zh"):
-        return f"{value.month}月{value.day}日"
+        return f"{value.month}月{value.day}日星期{'一二三四五六日'[value.weekday()]}"
     return f"{value.strftime('%A')}, {value.strftime('%B')} {value.day}"
 
 

@@ -26,6 +26,8 @@ INTENTS: tuple[str, ...] = (
     "ask_consequences",
     "ask_who_calling",
     "stop_calling",
+    "attorney",
+    "bankruptcy",
     "abusive",
     "goodbye",
     "repeat",
@@ -44,5 +46,16 @@ ENGINE_HANDLED: frozenset[str] = frozenset({"repeat", "out_of_scope"})
 CLOSING_INTENTS: frozenset[str] = frozenset({"wrong_number", "third_party", "stop_calling"})
 
 # Intents a node's `default` catch-all may not swallow: they reach the stage's `global` unless
-# the node names them, so an opt-out or a request for a human is never lost.
-PROTECTED_INTENTS: frozenset[str] = CLOSING_INTENTS | {"abusive", "request_human"}
+# the node names them, so an opt-out, a dispute or a request for a human is never lost.
+PROTECTED_INTENTS: frozenset[str] = CLOSING_INTENTS | {"abusive", "request_human", "dispute",
+                                                      "attorney", "bankruptcy"}
+
+# Intents after which the law stops collection talk with the debtor (FDCPA 805(a)(2): a debtor
+# represented by an attorney; the bankruptcy automatic stay): no debt detail is said any more.
+REPRESENTED_INTENTS: frozenset[str] = frozenset({"attorney", "bankruptcy"})
+
+# Questions a debtor may ask before confirming identity; the identity question is asked again
+# (up to the stage's reprompt limit) instead of the call ending on them.
+IDENTITY_DETOURS: frozenset[str] = frozenset({
+    "ask_amount", "ask_payment_method", "ask_consequences", "promise_to_pay", "partial_payment",
+    "request_plan", "already_paid", "hardship", "refuse_to_pay"})

@@ -26,12 +26,15 @@ BASE = {
     "callback": 45, "escalated": 40, "hardship": 35, "no_commitment": 30, "no_response": 25,
     "disputed": 20, "wrong_party": 15, "refused": 10, "opted_out": 5,
     "voicemail": 25,  # nobody spoke: as likely to pay as no_response
+    # Collection stops by law (represented by an attorney; bankruptcy's automatic stay).
+    "attorney": 15, "bankruptcy": 5,
+    "abusive": 10,    # the bot ended the call after a second abusive turn
 }
 
-# Outcomes derived from what the debtor said when no node recorded one.
+# Outcomes derived from what the debtor said when no node recorded one.  Never a promise:
+# a promise is recorded only by a node, after the debtor said yes to it read back.
 _FROM_INTENT = (
-    ("already_paid", "already_paid"), ("promise_to_pay", "promise_to_pay"),
-    ("partial_payment", "partial_payment"), ("request_plan", "plan_requested"),
+    ("already_paid", "already_paid"), ("request_plan", "plan_requested"),
     ("callback_later", "callback"), ("hardship", "hardship"), ("dispute", "disputed"),
     ("refuse_to_pay", "refused"),
 )
@@ -51,6 +54,8 @@ class CallResult:
 def decide_outcome(state: CallState, intents: list[str]) -> str:
     if state.opted_out:
         return "opted_out"
+    if state.represented:
+        return state.represented  # attorney | bankruptcy, whatever the script did next
     if state.third_party:
         return "wrong_party"
     if state.transfer_reason is not None and state.handoff != "unclaimed":
@@ -101,6 +106,8 @@ def summarise(state: CallState, intents: list[str], confidences: list[float], am
         tags.add(f"handoff:{state.handoff}")
     if state.voicemail:
         tags.add(state.voicemail)
+    if state.represented:
+        tags.add(f"represented:{state.represented}")
     if state.retry_limit_hit:
         tags.add("repeated_misunderstanding")
     if any(c < threshold for c in confidences):

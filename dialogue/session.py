@@ -14,7 +14,9 @@ from datetime import date
 from typing import Any
 
 from dialogue.accounts import Account
+from dialogue.compliance.rules import local_today
 from dialogue.formatting import money, percent, spoken_date, spoken_list
+from dialogue.nlu.decision import DecisionSettings, decide
 from dialogue.nlu.result import NluBackend, NluResult
 from dialogue.outcome import CallResult, summarise
 from dialogue.policy.engine import StagePolicy
@@ -99,7 +101,7 @@ class CallSession:
                  stage: str | None = None, attempt: int = 1, today: date | None = None,
                  call_id: str | None = None):
         self.scripts, self.nlu, self.account = scripts, nlu, account
-        self.today = today or date.today()
+        self.today = today or local_today(account)
         self.stage = stage or scripts.stage_for_days(account.days_overdue).name
         scripts.stage_entry(self.stage)  # unknown stage -> KeyError naming the stages
         self.attempt = attempt
@@ -160,6 +162,12 @@ class CallSession:
     def hear(self, text: str) -> TurnRecord:
         started = time.perf_counter()
         result = self.nlu.parse(text, self.today)
+        waiting = self.policy.waiting_node
+        if waiting is not None and waiting.on:
+            # The question the debtor is answering is evidence: decide again with its answers.
+            cfg = self.scripts.strategy.nlu
+            settings = DecisionSettings(cfg.confidence_threshold, cfg.protected_floor, cfg.context_boost)
+            result = decide(result, settings, expected=waiting.on.keys())
         return self.hear_result(result, nlu_ms=(time.perf_counter() - started) * 1000)
 
     def hear_result(self, result: NluResult, kind: str = "speech", nlu_ms: float = 0.0) -> TurnRecord:

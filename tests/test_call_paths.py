@@ -11,8 +11,8 @@ ZH = {"early": "ZH-EARLY-1", "mid": "ZH-MID-1", "late": "ZH-LATE-1"}
 
 # (locale, stage, debtor lines, expected outcome, an action kind the call must have produced)
 PATHS = [
-    ("en", "early", ["yes this is John", "I'll pay it on friday"], "promise_to_pay", "sms"),
-    ("en", "early", ["speaking", "how much do I owe", "I can pay it next monday"], "promise_to_pay", "sms"),
+    ("en", "early", ["yes this is John", "I'll pay it on friday", "yes"], "promise_to_pay", "sms"),
+    ("en", "early", ["speaking", "how much do I owe", "I can pay it next monday", "that's right"], "promise_to_pay", "sms"),
     ("en", "early", ["yes", "I already paid it yesterday", "yesterday"], "already_paid", None),
     ("en", "early", ["that's me", "I lost my job last month and can't pay"], "escalated", "transfer"),
     ("en", "early", ["yes it's me", "let me talk to a real person"], "escalated", "transfer"),
@@ -21,12 +21,12 @@ PATHS = [
     ("en", "early", ["stop calling me"], "opted_out", None),
     ("en", "early", ["yes this is john", "I'm driving, call me later", "tomorrow"], "callback", "callback"),
     ("en", "early", ["this is john", "can I pay in installments", "no"], "plan_requested", "callback"),
-    ("en", "mid", ["yes this is maria", "I'll pay next friday"], "promise_to_pay", "sms"),
+    ("en", "mid", ["yes this is maria", "I'll pay next friday", "yes correct"], "promise_to_pay", "sms"),
     ("en", "mid", ["yes speaking", "I'm not paying that", "no I won't pay"], "refused", None),
-    ("en", "mid", ["speaking", "I can only pay 100 dollars on friday"], "partial_payment", "sms"),
+    ("en", "mid", ["speaking", "I can only pay 100 dollars on friday", "yes"], "partial_payment", "sms"),
     ("en", "mid", ["yes this is maria", "that's not my loan"], "escalated", "transfer"),
     ("en", "late", ["yes this is david", "I'm not paying that"], "escalated", "transfer"),
-    ("en", "late", ["this is david", "I'll pay the full amount on friday"], "promise_to_pay", "sms"),
+    ("en", "late", ["this is david", "I'll pay the full amount on friday", "yeah"], "promise_to_pay", "sms"),
     ("en", "late", ["yes", "let me talk to a real person"], "escalated", "transfer"),
     ("zh", "early", ["对我就是", "我周五就还", "好的"], "promise_to_pay", "sms"),
     ("zh", "early", ["是我本人", "我昨天已经还了", "昨天"], "already_paid", None),
@@ -39,6 +39,13 @@ PATHS = [
     ("zh", "late", ["对,我就是", "转人工"], "escalated", "transfer"),
     ("zh", "late", ["是我本人", "我不会还的"], "escalated", "transfer"),
     ("zh", "late", ["我就是", "我明天就全部还清", "好的"], "promise_to_pay", "sms"),
+    # A promise read back and denied is not recorded; the date is asked for afresh.
+    ("en", "early", ["yes this is John", "I'll pay it on friday", "no"], "no_commitment", None),
+    ("en", "early", ["this is john", "I have a lawyer for this, talk to my attorney", "Jane Roe 555 0100"],
+     "attorney", None),
+    ("en", "mid", ["yes this is maria", "I filed for chapter 7 bankruptcy"], "bankruptcy", "transfer"),
+    ("zh", "early", ["是我", "有事找我律师", "王律师 13800000000"], "attorney", None),
+    ("zh", "mid", ["是我", "我已经申请个人破产了"], "bankruptcy", "transfer"),
 ]
 
 
@@ -71,7 +78,7 @@ def test_main_paths(engines, accounts, locale, stage, lines, outcome, action):
 
 
 def test_promise_details_and_score(engines, accounts):
-    session, _ = _run(engines, accounts, "en", "early", ["yes this is john", "I'll pay it on friday"])
+    session, _ = _run(engines, accounts, "en", "early", ["yes this is john", "I'll pay it on friday", "yes"])
     result = session.result()
     assert result.details["promise_date"] == "2026-11-27"
     assert result.details["promised_amount"] == accounts["EN-EARLY-1"].amount

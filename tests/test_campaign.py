@@ -147,11 +147,11 @@ def test_two_worker_processes_share_one_campaign(accounts, redis_url, prefix, st
         rows.append(account(accounts, base, f"RING-{i}", sim_answer="no_answer" if i % 2 else "busy",
                             sim_ring_s="0.8").model_dump(mode="json"))
     rows.append(account(accounts, "EN-EARLY-1", "TALK-1", sim_answer="answered",
-                        sim_debtor="yes this is John|I can pay it on Friday").model_dump(mode="json"))
+                        sim_debtor="yes this is John|I can pay it on Friday|yes").model_dump(mode="json"))
     rows.append(account(accounts, "EN-LATE-1", "TALK-2", sim_answer="answered",
-                        sim_debtor="yes this is David|I'll pay the full amount on friday").model_dump(mode="json"))
+                        sim_debtor="yes this is David|I'll pay the full amount on friday|yes").model_dump(mode="json"))
     rows.append(account(accounts, "ZH-EARLY-1", "NIGHT-1", sim_answer="answered",
-                        sim_debtor="对我就是|我周五就还").model_dump(mode="json"))  # 02:00 in Shanghai
+                        sim_debtor="对我就是|我周五就还|好的").model_dump(mode="json"))  # 02:00 in Shanghai
     path = tmp_path / "two_workers.csv"
     _write_csv(path, rows)
 
@@ -281,7 +281,7 @@ def test_redial_uses_the_other_voice_real_calls(accounts, store, tmp_path):
     one and promises (voice 2): the voice follows answered calls, not dials.  Real audio calls."""
     row = account(accounts, "EN-MID-1", "V", sim_answer="answered,no_answer,answered",
                   sim_debtor="yes this is Maria|I am not paying that|no I will not pay",
-                  sim_debtor_2="yes this is Maria|I'll pay next friday")
+                  sim_debtor_2="yes this is Maria|I'll pay next friday|yes")
     clock = ManualClock(at("2026-11-23T10:00:00-06:00"))
     worker = CampaignWorker(store, SimulatedDialer(speed=SPEED, records_dir=tmp_path), "voices", clock=clock,
                             worker_id="w")

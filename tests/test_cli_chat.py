@@ -19,13 +19,14 @@ def _chat(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
 
 def test_piped_lines_give_one_json_line_per_turn_then_the_result():
     run = _chat("--account", f"{SAMPLE_ACCOUNTS}:EN-EARLY-1", "--today", "2026-11-23",
-                stdin="yes this is John\nhow can I pay\nI'll pay on friday\n")
+                stdin="yes this is John\nhow can I pay\nI'll pay on friday\nyes\n")
     assert run.returncode == 0, run.stderr
     lines = [json.loads(line) for line in run.stdout.splitlines()]
     turns, result = lines[:-1], lines[-1]["result"]
-    assert [t["kind"] for t in turns] == ["opening", "speech", "speech", "speech"]
-    assert [t["nlu"]["intent"] for t in turns[1:]] == ["confirm_identity", "ask_payment_method", "promise_to_pay"]
-    assert turns[-1]["nlu"]["entities"][0]["value"] == "2026-11-27"
+    assert [t["kind"] for t in turns] == ["opening", "speech", "speech", "speech", "speech"]
+    assert [t["nlu"]["intent"] for t in turns[1:]] == ["confirm_identity", "ask_payment_method",
+                                                      "promise_to_pay", "affirm"]
+    assert turns[-2]["nlu"]["entities"][0]["value"] == "2026-11-27"
     assert result["outcome"] == "promise_to_pay" and result["stage"] == "early"
     assert result["details"]["promise_date"] == "2026-11-27"
 

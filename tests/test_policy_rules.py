@@ -58,7 +58,8 @@ def test_identity_first_on_every_path(engines, accounts, locale, stage):
         session = engine.start_call(account, stage=stage, today=CALL_DATE)
         opening = session.open()
         assert not _reveals(opening.bot_text, needles), opening.bot_text
-        protected = False  # a third party has answered: never disclose again
+        # A third party has answered, or an attorney or a bankruptcy was named: never disclose again.
+        protected = False
         notice_said = False
         for intent, entities, confidence in turns:
             if session.ended:
@@ -66,7 +67,7 @@ def test_identity_first_on_every_path(engines, accounts, locale, stage):
             if intent == "<silence>":
                 turn = session.silence()
             else:
-                protected |= intent in ("wrong_number", "third_party")
+                protected |= intent in ("wrong_number", "third_party", "attorney", "bankruptcy")
                 result = NluResult("x", intent, confidence, ((intent, confidence),), entities)
                 turn = session.hear_result(result)
             state = session.policy.state
@@ -82,7 +83,7 @@ def test_identity_first_on_every_path(engines, accounts, locale, stage):
         session.hangup()
         result = session.result()
         if protected:
-            assert result.outcome in ("wrong_party", "opted_out")
+            assert result.outcome in ("wrong_party", "opted_out", "attorney", "bankruptcy")
 
     run()
 
@@ -247,6 +248,8 @@ def test_bare_date_answer_is_captured(engines, accounts):
     session = _at_commitment(engines, accounts)
     entities = (Entity("date", "2026-11-27", "friday", 0, 6),)
     turn = session.hear_result(NluResult("friday", "out_of_scope", 0.3, entities=entities))
+    assert turn.bot_nodes[-1] == "readback_promise"  # read back before it is recorded
+    turn = session.hear_result(NluResult("yes", "affirm", 0.9))
     assert turn.bot_nodes[0] == "confirm_promise"
     assert session.result().details["promise_date"] == "2026-11-27"
 

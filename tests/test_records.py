@@ -71,7 +71,7 @@ def test_a_locked_database_never_holds_up_the_call(engines, accounts, tmp_path):
     store = _store(tmp_path)
     blocker = create_engine(f"sqlite:///{tmp_path / 'records.db'}").connect()
     blocker.exec_driver_sql("BEGIN EXCLUSIVE")
-    session, link = _talk(engines, accounts, store, "EN-EARLY-1", ["yes this is John", "I can pay it on Friday"])
+    session, link = _talk(engines, accounts, store, "EN-EARLY-1", ["yes this is John", "I can pay it on Friday", "yes"])
     link.finish()
     assert session.ended  # the call finished while nothing could be written
     assert blocker.execute(text("SELECT COUNT(*) FROM vb_turns")).scalar() == 0
@@ -134,7 +134,7 @@ def test_postgresql_store(engines, accounts):
         pytest.fail(f"PostgreSQL at {url} is not usable: {exc}")
     try:
         store = RecordStore(url, schema=schema)
-        session, link = _talk(engines, accounts, store, "EN-EARLY-1", ["yes this is John", "I can pay it on Friday"])
+        session, link = _talk(engines, accounts, store, "EN-EARLY-1", ["yes this is John", "I can pay it on Friday", "yes"])
         link.finish()
         store.flush()
         with admin.connect() as conn:  # really in that schema, read without the store

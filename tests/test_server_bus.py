@@ -155,7 +155,7 @@ def test_campaign_places_calls_through_the_provider(server, accounts):
 
     rows = []
     # The server knows these accounts; the sim_* columns script the callee the carrier plays.
-    for base, extra in (("EN-EARLY-1", {"sim_debtor": "yes this is John|I will pay it on Friday"}),
+    for base, extra in (("EN-EARLY-1", {"sim_debtor": "yes this is John|I will pay it on Friday|yes"}),
                         ("EN-MID-1", {"sim_answer": "no_answer"})):
         data = accounts[base].model_dump(mode="json")
         data.update(**extra)

@@ -153,7 +153,7 @@ def test_pcm_call_at_16khz(server):
     sends after a promise handed to the carrier."""
     client = LocalProvider(server["base"], token=TOKEN, token_in="header", protocol="pcm", sample_rate=16000,
                            debtor_voice="en-kate")  # the bot speaks with en-joe at this stage
-    result = asyncio.run(call(client, "EN-EARLY-1", "yes this is John|I can pay it on Friday"))
+    result = asyncio.run(call(client, "EN-EARLY-1", "yes this is John|I can pay it on Friday|yes"))
     assert result.status == "completed" and result.close_code == 1000 and result.error is None
     summary = record_of(server["records"], result.call_id)
     assert intents(summary)[:2] == ["confirm_identity", "promise_to_pay"], [t["debtor_text"] for t in summary["turns"]]

@@ -29,7 +29,7 @@ def _intents(summary):
 
 
 @pytest.mark.parametrize("account_id,debtor,intents,outcome,action", [
-    ("EN-EARLY-1", "yes this is John|I can pay it on Friday",
+    ("EN-EARLY-1", "yes this is John|I can pay it on Friday|yes",
      ["confirm_identity", "promise_to_pay"], "promise_to_pay", "sms"),
     ("EN-MID-1", "yes this is Maria|I am not paying that|no I will not pay",
      ["confirm_identity", "refuse_to_pay"], "refused", None),
@@ -54,7 +54,7 @@ def test_audio_call_per_stage(accounts, tmp_path, account_id, debtor, intents, o
 
 
 def test_recording_is_stereo_debtor_left_bot_right(accounts, tmp_path):
-    result = _simulate(accounts, "EN-EARLY-1", "yes this is John|I can pay it on Friday", tmp_path)
+    result = _simulate(accounts, "EN-EARLY-1", "yes this is John|I can pay it on Friday|yes", tmp_path)
     path = Path(result.summary["recording"])
     with wave.open(str(path)) as wav:
         assert (wav.getnchannels(), wav.getframerate(), wav.getsampwidth()) == (2, 8000, 2)
@@ -75,9 +75,9 @@ def test_recording_is_stereo_debtor_left_bot_right(accounts, tmp_path):
 def test_barge_in_stops_an_interruptible_prompt(accounts, tmp_path):
     # Ask the amount, then talk 1.5 s into the (interruptible) answer.  (The reply to "yes this
     # is John" opens with the debt-collection notice, which may not be cut.)
-    debtor = "yes this is John|how much do I owe|>1.5 I can pay it on Friday"
+    debtor = "yes this is John|how much do I owe|>1.5 I can pay it on Friday|yes"
     result = _simulate(accounts, "EN-EARLY-1", debtor, tmp_path)
-    reminder = {t.text: t for t in result.debtor_timings}["I can pay it on Friday"]
+    reminder = {t.text: t for t in result.debtor_timings}["I can pay it on Friday|yes"]
     # Within one VAD window (start_secs 0.2 s) plus the carrier's 40 ms buffer and frames.
     assert reminder.bot_kept_talking_ms < 450, reminder
     assert "barge_in" in result.summary["events"]
@@ -87,7 +87,7 @@ def test_barge_in_stops_an_interruptible_prompt(accounts, tmp_path):
 
 def test_talking_over_the_disclosure_does_not_cut_it(accounts, tmp_path):
     # The greeting carries the recording notice and is marked interruptible: false.
-    result = _simulate(accounts, "EN-EARLY-1", ">1.0 yes this is John|I can pay it on Friday", tmp_path)
+    result = _simulate(accounts, "EN-EARLY-1", ">1.0 yes this is John|I can pay it on Friday|yes", tmp_path)
     greeting = {t.text: t for t in result.debtor_timings}["yes this is John"]
     # The bot was still talking when the debtor finished: the disclosure went on.
     assert greeting.bot_audio_until_s >= greeting.speech_end_s, greeting
@@ -95,7 +95,7 @@ def test_talking_over_the_disclosure_does_not_cut_it(accounts, tmp_path):
 
 
 def test_silence_reprompts_then_call_continues(accounts, tmp_path):
-    result = _simulate(accounts, "EN-EARLY-1", "<silence>|yes this is John|I can pay it on Friday", tmp_path)
+    result = _simulate(accounts, "EN-EARLY-1", "<silence>|yes this is John|I can pay it on Friday|yes", tmp_path)
     kinds = [t["kind"] for t in result.summary["turns"]]
     assert "silence" in kinds
     silent = result.summary["turns"][kinds.index("silence")]
@@ -116,9 +116,9 @@ def test_static_prompts_are_synthesised_once_per_process(accounts, tmp_path):
     from audio_models.prompt_cache import default_prompt_cache
 
     cache = default_prompt_cache()
-    _simulate(accounts, "EN-EARLY-1", "yes this is John|I can pay it on Friday", tmp_path)
+    _simulate(accounts, "EN-EARLY-1", "yes this is John|I can pay it on Friday|yes", tmp_path)
     hits = cache.hits
-    result = _simulate(accounts, "EN-EARLY-1", "yes this is John|I can pay it on Friday", tmp_path)
+    result = _simulate(accounts, "EN-EARLY-1", "yes this is John|I can pay it on Friday|yes", tmp_path)
     static = [p for t in result.summary["turns"] for p in t["prompts"] if p["static"]]
     assert static, "the early script has prompts without per-account values"
     assert cache.hits > hits

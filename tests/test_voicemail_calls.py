@@ -106,7 +106,7 @@ def test_voicemail_left_on_a_machine_over_the_media_stream_server(tmp_path):
 
 def test_a_person_still_gets_the_normal_call_with_amd_on(accounts, tmp_path):
     """The debtor's "hello?" is answered by the greeting, not taken as an answer to it."""
-    result = _simulate(accounts["EN-EARLY-1"], "@0.4 hello?|yes this is John|I can pay it on Friday", tmp_path)
+    result = _simulate(accounts["EN-EARLY-1"], "@0.4 hello?|yes this is John|I can pay it on Friday|yes", tmp_path)
     summary = result.summary
     amd = _amd_event(summary)
     assert amd["verdict"] == "human" and amd["decided_at_s"] <= 3.0, amd

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dialogue.accounts import Account
@@ -64,6 +64,17 @@ def zones_for(account: Account) -> tuple[ZoneInfo, ...]:
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"account {account.id}: unknown time zone {account.timezone!r}") from None
     return tuple(ZoneInfo(name) for name in region_of(account.phone)[1])
+
+
+def local_today(account: Account, now: datetime | None = None) -> date:
+    """The debtor's own calendar date at ``now`` (default: the current instant), so "tomorrow"
+    said at 4 pm in Honolulu is Honolulu's tomorrow, not the server's.  Without a time zone
+    or a recognisable phone region, the server's date."""
+    zones = zones_for(account)
+    instant = now or datetime.now(timezone.utc)
+    if not zones:
+        return instant.date() if now else date.today()
+    return _utc(instant).astimezone(zones[0]).date()
 
 
 def jurisdiction_for(account: Account) -> str | None:

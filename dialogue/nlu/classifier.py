@@ -25,8 +25,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 from dialogue.entities import extract_entities
+from dialogue.nlu.decision import DecisionSettings, choose
 from dialogue.nlu.rasa_format import NluData
-from dialogue.nlu.result import NluResult, apply_threshold
+from dialogue.nlu.result import NluResult
 
 _CACHE_VERSION = "2"  # bump whenever _features() or the model settings change
 _PUNCT = re.compile(r"[^\w\s']+", re.UNICODE)
@@ -160,12 +161,15 @@ def train_cached(data: NluData, locale: str, c: float = 50.0) -> TrainedModel:
 class BuiltinNlu:
     """The default backend: local, offline, shared by every call of a process."""
 
-    def __init__(self, model: TrainedModel, locale: str, threshold: float):
-        self.model, self.locale, self.threshold = model, locale, threshold
+    def __init__(self, model: TrainedModel, locale: str, threshold: float,
+                 protected_floor: float = DecisionSettings.protected_floor):
+        self.model, self.locale = model, locale
+        self.threshold, self.protected_floor = threshold, protected_floor
 
     @classmethod
-    def from_data(cls, data: NluData, locale: str, threshold: float) -> "BuiltinNlu":
-        return cls(train_cached(data, locale), locale, threshold)
+    def from_data(cls, data: NluData, locale: str, threshold: float,
+                  protected_floor: float = DecisionSettings.protected_floor) -> "BuiltinNlu":
+        return cls(train_cached(data, locale), locale, threshold, protected_floor)
 
     def parse(self, text: str, today: date) -> NluResult:
         entities = tuple(extract_entities(text, self.locale, today))
@@ -175,6 +179,5 @@ class BuiltinNlu:
         order = np.argsort(probs)[::-1]
         labels = self.model.labels
         ranking = tuple((labels[i], float(probs[i])) for i in order[:10])
-        top, confidence = ranking[0]
-        intent, raw = apply_threshold(top, confidence, self.threshold)
+        intent, confidence, raw = choose(ranking, DecisionSettings(self.threshold, self.protected_floor))
         return NluResult(text, intent, confidence, ranking, entities, raw_intent=raw)

@@ -72,6 +72,20 @@ def evaluate(backend: NluBackend, data: NluData, today: date) -> EvalReport:
                       [(t, p, n) for (t, p), n in confused.most_common(10)], errors)
 
 
+def first_per_intent(data: NluData, limit: int | None) -> NluData:
+    """All examples, or the first `limit` of each intent in file order (a quick, repeatable
+    subset: `voicebot nlu eval --limit`, mostly for the slow spoken evaluation)."""
+    if limit is None:
+        return data
+    taken: Counter[str] = Counter()
+    out = NluData()
+    for ex in data.examples:
+        if taken[ex.intent] < limit:
+            taken[ex.intent] += 1
+            out.examples.append(ex)
+    return out
+
+
 def split(data: NluData, test_share: float = 0.2) -> tuple[NluData, NluData]:
     """Deterministic stratified split by a hash of each example, stable across runs and machines."""
     train, test = NluData(), NluData()
@@ -91,7 +105,7 @@ def with_threshold(backend: NluBackend, threshold: float) -> NluBackend:
         return FallbackNlu(with_threshold(backend.primary, threshold),
                            with_threshold(backend.fallback, threshold))
     if isinstance(backend, BuiltinNlu):
-        return BuiltinNlu(backend.model, backend.locale, threshold)
+        return BuiltinNlu(backend.model, backend.locale, threshold, backend.protected_floor)
     if hasattr(backend, "threshold"):
         clone = copy.copy(backend)
         clone.threshold = threshold

@@ -3,30 +3,39 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 from dialogue.nlu.classifier import BuiltinNlu
-from dialogue.nlu.rasa_format import load_nlu_file
+from dialogue.nlu.decision import DecisionSettings
+from dialogue.nlu.rasa_format import load_nlu_files
 from dialogue.nlu.rasa_http import FallbackNlu, RasaHttpNlu
 from dialogue.nlu.result import NluBackend
 from dialogue.script.loader import LocaleScripts
 
 
 @lru_cache(maxsize=16)
-def _builtin(path: Path, mtime_ns: int, locale: str, threshold: float) -> BuiltinNlu:
-    return BuiltinNlu.from_data(load_nlu_file(path), locale, threshold)
+def _builtin(files: tuple[tuple[Path, int], ...], locale: str, threshold: float,
+             floor: float) -> BuiltinNlu:
+    return BuiltinNlu.from_data(load_nlu_files([p for p, _ in files]), locale, threshold, floor)
 
 
-def builtin_for(path: Path, locale: str, threshold: float) -> BuiltinNlu:
-    return _builtin(path, path.stat().st_mtime_ns, locale, threshold)
+def builtin_for(paths: Path | Sequence[Path], locale: str, threshold: float,
+                protected_floor: float = DecisionSettings.protected_floor) -> BuiltinNlu:
+    """The built-in classifier trained on these files (cached while none of them changes)."""
+    files = (paths,) if isinstance(paths, Path) else tuple(paths)
+    return _builtin(tuple((p, p.stat().st_mtime_ns) for p in files), locale, threshold,
+                    protected_floor)
 
 
 def build_nlu(scripts: LocaleScripts) -> NluBackend:
     """The strategy's backend; `VOICEBOT_RASA_URL` switches any locale to a Rasa server."""
     cfg = scripts.strategy.nlu
-    builtin = builtin_for(scripts.nlu_path, scripts.locale, cfg.confidence_threshold)
+    builtin = builtin_for(scripts.nlu_paths, scripts.locale, cfg.confidence_threshold,
+                          cfg.protected_floor)
     url = os.environ.get("VOICEBOT_RASA_URL") or (cfg.rasa_url if cfg.backend == "rasa" else None)
     if url:
-        return FallbackNlu(RasaHttpNlu(url, scripts.locale, cfg.confidence_threshold), builtin)
+        return FallbackNlu(RasaHttpNlu(url, scripts.locale, cfg.confidence_threshold,
+                                       protected_floor=cfg.protected_floor), builtin)
     return builtin

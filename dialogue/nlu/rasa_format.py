@@ -8,6 +8,8 @@ sections (synonyms, regexes, lookups) are accepted and ignored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import json
 import re
 from dataclasses import dataclass, field
@@ -139,6 +141,14 @@ def load_nlu_file(path: Path) -> NluData:
     except FileNotFoundError:
         raise NluDataError(str(path), 1, "NLU data file not found") from None
     return load_nlu_text(text, str(path))
+
+
+def load_nlu_files(paths: Sequence[Path]) -> NluData:
+    """One training set from several files (nlu.yml, then generated or corrected extras)."""
+    data = NluData()
+    for path in paths:
+        data.examples += load_nlu_file(path).examples
+    return data
 
 
 def dump_nlu(examples: list[Example]) -> str:

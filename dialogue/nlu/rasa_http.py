@@ -15,7 +15,8 @@ import httpx
 
 from dialogue.entities import extract_entities
 from dialogue.intents import INTENT_SET
-from dialogue.nlu.result import NluBackend, NluResult, apply_threshold
+from dialogue.nlu.decision import DecisionSettings, choose
+from dialogue.nlu.result import NluBackend, NluResult
 
 
 class NluUnavailable(RuntimeError):
@@ -24,9 +25,10 @@ class NluUnavailable(RuntimeError):
 
 class RasaHttpNlu:
     def __init__(self, url: str, locale: str, threshold: float, timeout_s: float = 0.5,
-                 client: httpx.Client | None = None):
+                 client: httpx.Client | None = None,
+                 protected_floor: float = DecisionSettings.protected_floor):
         self.url = url.rstrip("/") + "/model/parse"
-        self.locale, self.threshold = locale, threshold
+        self.locale, self.threshold, self.protected_floor = locale, threshold, protected_floor
         self._client = client or httpx.Client(timeout=timeout_s)
 
     def parse(self, text: str, today: date) -> NluResult:
@@ -43,9 +45,10 @@ class RasaHttpNlu:
                                  "train it on this locale's nlu.yml")
         ranking = tuple((str(r["name"]), float(r["confidence"]))
                         for r in body.get("intent_ranking", []) if r.get("name") in INTENT_SET)
-        intent, raw = apply_threshold(name, confidence, self.threshold)
+        ranking = ranking or ((name, confidence),)
+        intent, confidence, raw = choose(ranking, DecisionSettings(self.threshold, self.protected_floor))
         entities = tuple(extract_entities(text, self.locale, today))
-        return NluResult(text, intent, confidence, ranking or ((name, confidence),), entities,
+        return NluResult(text, intent, confidence, ranking, entities,
                          raw_intent=raw, source="rasa")
 
 

@@ -13,7 +13,8 @@ import copy
 from collections.abc import Callable
 from datetime import date
 
-from dialogue.intents import CLOSING_INTENTS
+from dialogue.intents import CLOSING_INTENTS, IDENTITY_DETOURS, REPRESENTED_INTENTS
+from dialogue.nlu.contradiction import denies
 from dialogue.nlu.result import NluResult
 from dialogue.policy.state import BotAction, BotReply, CallState, Prompt
 from dialogue.script.disclosure import node_reveals, node_texts, text_reveals
@@ -39,6 +40,9 @@ _DEFAULT_CAPTURE = {
 # "friday", "yes, friday", "I'll pay friday".  "No, not today", "I lost my job, maybe next
 # month" or "don't call me, I'll pay next week" carry dates that are not promises.
 CAPTURE_INTENTS = frozenset({"out_of_scope", "affirm", "promise_to_pay", "partial_payment"})
+# Answers that say yes to the identity question or to a promise read back.
+YES_INTENTS = frozenset({"affirm", "confirm_identity"})
+PROMISE_SLOTS = ("promise_date", "promised_amount")
 
 
 class StagePolicy:
@@ -55,6 +59,7 @@ class StagePolicy:
         self.state = CallState()
         self._notice = next((n for n, node in self.stage.nodes.items()
                              if node.disclosure == DEBT_NOTICE), None)
+        self._readbacks = {node.readback for node in self.stage.nodes.values() if node.readback}
 
     # -- entering nodes -------------------------------------------------------------------
     def start(self) -> BotReply:
@@ -102,6 +107,16 @@ class StagePolicy:
                     reply.end = state.ended = True
                     return
                 return self._enter(verify, reply, depth=depth + 1)
+        if state.represented and node_reveals(node, self.scripts.responses, self.terms):
+            # An attorney or a bankruptcy was named: no more collection talk on this call.
+            reply.events.append(f"represented_gate:{name}")
+            reply.end = state.ended = True
+            return
+        if node.readback is not None:
+            if state.readback_yes != node.readback:
+                reply.events.append(f"readback:{name}")
+                return self._enter(node.readback, reply, depth=depth + 1)
+            state.readback_yes = None
         if name == self._notice:
             state.notice_given = True
         elif (self._notice and not state.notice_given
@@ -164,6 +179,11 @@ class StagePolicy:
         state.spoke = True
         node = self.stage.nodes[state.waiting]
         intent = result.intent
+        locale = self.scripts.locale
+        if (node.identity_check and not state.identity_confirmed and intent in YES_INTENTS
+                and denies(result.text, locale)):
+            # "Yes, not me": a yes that contradicts itself never confirms identity.
+            return self._ask_identity_again(reply, "identity_contradiction")
         captured = self._capture(node, result)
         if intent in ("wrong_number", "third_party"):
             state.third_party, state.identity_confirmed = True, False
@@ -173,6 +193,11 @@ class StagePolicy:
                 reply.events.append("identity_confirmed")
         if intent == "stop_calling":
             state.opted_out = True
+        if intent in REPRESENTED_INTENTS and not state.represented:
+            state.represented = intent
+            reply.events.append(f"represented:{intent}")
+        if state.waiting in self._readbacks:
+            self._heard_readback(intent, result.text, reply)
         if state.debtor_turns > self.stage.settings.max_turns:
             reply.events.append("max_turns")
             self._enter(self.stage.settings.on_retry_limit, reply)
@@ -182,8 +207,13 @@ class StagePolicy:
             s = self.stage.settings
             self._enter(s.abuse_warning if state.abuse_count == 1 else s.abuse_limit, reply)
             if state.abuse_count > 1:
+                state.outcome = "abusive"
                 reply.end = state.ended = True
             return reply
+        if (node.identity_check and not state.identity_confirmed and intent in IDENTITY_DETOURS
+                and intent not in node.on):
+            # "How much do I owe?" before saying who they are: ask again, do not hang up.
+            return self._ask_identity_again(reply, f"identity_detour:{intent}")
         target = node.on.get(intent)
         if target is None and captured and node.on_capture and intent in CAPTURE_INTENTS:
             target = node.on_capture
@@ -200,6 +230,34 @@ class StagePolicy:
         if intent in CLOSING_INTENTS and not state.ended:
             reply.events.append(f"forced_end:{intent}")
             reply.end = state.ended = True
+        return reply
+
+    def _heard_readback(self, intent: str, text: str, reply: BotReply) -> None:
+        """The answer to a promise read back: a plain yes lets the promise be recorded; a no
+        forgets the date and amount so the script asks for them afresh."""
+        state = self.state
+        if intent in YES_INTENTS and not denies(text, self.scripts.locale):
+            state.readback_yes = state.waiting
+            reply.events.append("readback_confirmed")
+        elif intent == "deny":
+            for slot in PROMISE_SLOTS:
+                state.slots.pop(slot, None)
+            reply.events.append("readback_denied")
+
+    def _ask_identity_again(self, reply: BotReply, why: str) -> BotReply:
+        """Identity stays unconfirmed and the question is asked once more (the stage's
+        `identity_question` node, else the waiting node's reprompt); past the reprompt limit
+        the call closes politely through `on_retry_limit`."""
+        state, settings = self.state, self.stage.settings
+        state.identity_asks += 1
+        reply.events.append(f"{why}:{state.identity_asks}")
+        if state.identity_asks > settings.max_reprompts:
+            state.retry_limit_hit = True
+            self._enter(settings.on_retry_limit, reply)
+        elif settings.identity_question:
+            self._enter(settings.identity_question, reply)
+        else:
+            self._enter(state.waiting, reply, reprompt=True)
         return reply
 
     def likely_first_prompts(self, limit: int = 4) -> list[str]:

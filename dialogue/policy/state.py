@@ -62,3 +62,6 @@ class CallState:
     voicemail: str | None = None   # voicemail_left | voicemail_hung_up: a machine answered
     ended: bool = False
     last_text: str = ""
+    represented: str | None = None  # attorney | bankruptcy: collection talk has stopped
+    identity_asks: int = 0         # identity asked again after a question or a contradiction
+    readback_yes: str | None = None  # read-back node the debtor just said yes to

@@ -8,7 +8,7 @@ import difflib
 from dialogue.intents import INTENT_SET, PROTECTED_INTENTS
 from dialogue.script.disclosure import node_reveals
 from dialogue.script.graph import edges, is_waiting, reachable, unhandled_intents, unverified_hits
-from dialogue.script.models import RESUME, StageScript
+from dialogue.script.models import PROMISE_OUTCOMES, RESUME, StageScript
 from dialogue.script.problems import Problem
 from dialogue.script.yaml_source import YamlDoc
 
@@ -30,7 +30,7 @@ def check_references(stage: StageScript, doc: YamlDoc, responses: dict[str, list
 
     target(("start",), stage.start, resume_ok=False)
     for field in ("on_retry_limit", "verify_identity", "abuse_warning", "abuse_limit", "no_response",
-                  "no_agent"):
+                  "no_agent", "identity_question"):
         value = getattr(stage.settings, field)
         if value is not None:
             target(("settings", field), value, resume_ok=False)
@@ -46,7 +46,7 @@ def check_references(stage: StageScript, doc: YamlDoc, responses: dict[str, list
             if intent not in INTENT_SET:
                 out.append(doc.problem(base + ("on", intent), f"unknown intent {intent!r}"
                                        f"{_suggest(intent, sorted(INTENT_SET))}", "unknown-intent", key=True))
-        for field in ("default", "next", "on_capture"):
+        for field in ("default", "next", "on_capture", "readback"):
             value = getattr(node, field)
             if value is not None:
                 target(base + (field,), value)
@@ -66,10 +66,31 @@ def check_references(stage: StageScript, doc: YamlDoc, responses: dict[str, list
         if node.on_capture and not node.capture:
             out.append(doc.problem(base + ("on_capture",), f"node {name!r} has on_capture but captures "
                                    "nothing: add capture: {date: ..., amount: ...}", "unused-transition"))
+        out += _check_readback(stage, doc, name)
         if node.capture and not is_waiting(node):
             out.append(doc.problem(base + ("capture",), f"node {name!r} does not wait for an answer, "
                                    "so it cannot capture one", "unused-transition"))
     return out
+
+
+def _check_readback(stage: StageScript, doc: YamlDoc, name: str) -> list[Problem]:
+    """A promise is recorded only after the debtor heard it read back and said yes: the node
+    recording one names a read-back node, which waits for the answer and routes `affirm` to it."""
+    node, base = stage.nodes[name], ("nodes", name)
+    if node.outcome in PROMISE_OUTCOMES and node.readback is None:
+        return [doc.problem(base, f"node {name!r} records a promise ({node.outcome}) without "
+                            "reading it back: add readback: <node asking 'So that's ... correct?'>",
+                            "promise-readback", key=True)]
+    back = stage.nodes.get(node.readback or "")
+    if back is None:
+        return []
+    if not is_waiting(back):
+        return [doc.problem(base + ("readback",), f"read-back node {node.readback!r} must wait for "
+                            "the debtor's yes (no next:, no end)", "promise-readback")]
+    if back.on.get("affirm") != name:
+        return [doc.problem(base + ("readback",), f"read-back node {node.readback!r} must route "
+                            f"affirm to {name!r}", "promise-readback")]
+    return []
 
 
 def check_shape(stage: StageScript, doc: YamlDoc) -> list[Problem]:

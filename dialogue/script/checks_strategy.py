@@ -91,30 +91,38 @@ def check_dtmf(scripts: LocaleScripts) -> list[Problem]:
 def check_nlu_data(scripts: LocaleScripts) -> list[Problem]:
     path = scripts.nlu_path
     doc = scripts.docs["strategy.yaml"]
-    try:
-        data = load_nlu_file(path)
-    except NluDataError as exc:
-        where = ("nlu", "data") if "not found" in exc.detail else None
-        if where:
-            return [doc.problem(where, f"NLU data {path.name}: {exc.detail}", "nlu-data")]
-        return [Problem(display_path(Path(exc.file)), exc.line, 1, exc.detail, "error", "nlu-data")]
-    out = []
-    counts = {i: len(v) for i, v in data.by_intent().items()}
-    for intent, examples in data.by_intent().items():
-        if intent not in INTENT_SET:
-            close = difflib.get_close_matches(intent, INTENTS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            out.append(Problem(display_path(path), examples[0].intent_line, 1, f"unknown intent {intent!r}{hint}",
-                               "error", "unknown-intent"))
-        for ex in examples:
-            for ent in ex.entities:
-                if ent.entity not in ("date", "amount"):
-                    out.append(Problem(display_path(path), ex.line, 1, f"unknown entity {ent.entity!r} "
-                                       "(date or amount)", "warning", "nlu-data"))
+    out: list[Problem] = []
+    counts: dict[str, int] = {}
+    for source in scripts.nlu_paths:
+        try:
+            data = load_nlu_file(source)
+        except NluDataError as exc:
+            if "not found" in exc.detail and source == path:
+                return [doc.problem(("nlu", "data"), f"NLU data {path.name}: {exc.detail}", "nlu-data")]
+            out.append(Problem(display_path(Path(exc.file)), exc.line, 1, exc.detail, "error", "nlu-data"))
+            continue
+        for intent, examples in data.by_intent().items():
+            counts[intent] = counts.get(intent, 0) + len(examples)
+            out += _example_problems(source, intent, examples)
     for intent in INTENTS:
         if intent not in counts:
             out.append(Problem(display_path(path), 1, 1, f"intent {intent!r} has no examples", "error", "nlu-data"))
         elif counts[intent] < MIN_EXAMPLES:
             out.append(Problem(display_path(path), 1, 1, f"intent {intent!r} has only {counts[intent]} examples "
                                f"(at least {MIN_EXAMPLES} recommended)", "warning", "nlu-data"))
+    return out
+
+
+def _example_problems(path: Path, intent: str, examples: list) -> list[Problem]:
+    out = []
+    if intent not in INTENT_SET:
+        close = difflib.get_close_matches(intent, INTENTS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        out.append(Problem(display_path(path), examples[0].intent_line, 1, f"unknown intent {intent!r}{hint}",
+                           "error", "unknown-intent"))
+    for ex in examples:
+        for ent in ex.entities:
+            if ent.entity not in ("date", "amount"):
+                out.append(Problem(display_path(path), ex.line, 1, f"unknown entity {ent.entity!r} "
+                                   "(date or amount)", "warning", "nlu-data"))
     return out

@@ -42,6 +42,8 @@ def edges(stage: StageScript, name: str) -> Iterator[Edge]:
     node = stage.nodes[name]
     for slot, target in node.needs.items():
         yield Edge(name, f"needs:{slot}", target)
+    if node.readback is not None:
+        yield Edge(name, "readback", node.readback)
     if node.next is not None:
         yield Edge(name, "next", node.next)
     if not is_waiting(node):
@@ -62,6 +64,8 @@ def roots(stage: StageScript) -> list[str]:
         found.append(s.no_response)
     if s.no_agent:
         found.append(s.no_agent)
+    if s.identity_question:
+        found.append(s.identity_question)
     return [n for n in found if n in stage.nodes]
 
 

@@ -58,6 +58,13 @@ class LocaleScripts:
     def nlu_path(self) -> Path:
         return self.root / self.strategy.nlu.data
 
+    @property
+    def nlu_paths(self) -> tuple[Path, ...]:
+        """Every training file: the strategy's `nlu.yml`, then `nlu_*.yml` beside it (data a
+        tool added: recogniser-style transcripts, supervisors' corrections), in name order."""
+        extras = sorted(p for p in self.root.glob("nlu_*.yml") if p != self.nlu_path)
+        return (self.nlu_path, *extras)
+
     def stage_entry(self, name: str) -> StageEntry:
         for entry in self.strategy.stages:
             if entry.name == name:

@@ -16,7 +16,10 @@ from dialogue.intents import INTENTS
 Outcome = Literal[
     "promise_to_pay", "partial_payment", "plan_requested", "already_paid", "refused",
     "disputed", "hardship", "wrong_party", "callback", "escalated", "opted_out", "no_response",
+    "attorney", "bankruptcy", "abusive",
 ]
+# Outcomes that record a commitment to pay: only ever entered after a yes to a read-back.
+PROMISE_OUTCOMES = frozenset({"promise_to_pay", "partial_payment"})
 EntityName = Literal["date", "amount"]
 SlotName = Literal["promise_date", "promised_amount", "callback_time"]
 
@@ -94,6 +97,10 @@ class Node(_Strict):
                           "played non-interruptible")
     reprompt: str | None = Field(None, description="said when not understood or on silence")
     max_reprompts: int | None = Field(None, ge=0)
+    readback: str | None = Field(
+        None, description="node that reads the captured promise back (\"So that's $200 on "
+                          "Tuesday the 15th, correct?\"); this node is entered only after a yes "
+                          "there. Required on nodes recording a promise")
     actions: list[Action] = Field(default_factory=list)
     outcome: Outcome | None = Field(None, description="call outcome recorded on entering")
     end: bool = Field(False, description="the call ends after this prompt")
@@ -128,6 +135,11 @@ class StageSettings(_Strict):
     no_agent: str | None = Field(
         None, description="node when a transfer finds no agent in time (take a callback time); "
                           "without one the call goes to the queue's line anyway")
+    identity_question: str | None = Field(
+        None, description="node that asks for identity again when the debtor answers the "
+                          "identity question with a question or a debt topic (\"how much do I "
+                          "owe?\"); counted against max_reprompts, then on_retry_limit. None: the "
+                          "waiting node's reprompt")
     max_turns: int = Field(40, ge=1, description="safety cap on debtor turns per call")
     voicemail: str | None = Field(
         None, description="limited-content message left on an answering machine: a caller name "
@@ -163,6 +175,12 @@ class NluConfig(_Strict):
     data: str = "nlu.yml"
     backend: Literal["builtin", "rasa"] = "builtin"
     confidence_threshold: float = Field(0.45, ge=0, le=1)
+    protected_floor: float = Field(
+        0.3, ge=0, le=1, description="a protected intent (opt-out, dispute, attorney, ...) wins "
+                                     "over the top intent when its probability reaches this")
+    context_boost: float = Field(
+        1.5, ge=1, description="factor on the probabilities of the intents the waiting node "
+                               "routes on (its `on:`), before choosing")
     rasa_url: str | None = None
 
 

@@ -23,7 +23,8 @@ from telephony.campaign.state import AccountState
 from telephony.campaign.windows import inside, local_day_start, next_local_midnight, next_opening
 
 RESOLVED = frozenset({"promise_to_pay", "partial_payment", "already_paid", "plan_requested"})
-HANDED_OFF = frozenset({"escalated", "disputed", "hardship"})
+# Handed to people (and, for attorney and bankruptcy, no more calls by law).
+HANDED_OFF = frozenset({"escalated", "disputed", "hardship", "attorney", "bankruptcy"})
 WEEK = timedelta(days=7)
 
 

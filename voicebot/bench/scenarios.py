@@ -30,12 +30,12 @@ class Scenario:
 # The two shortest calls come first, so a 2-call smoke run is quick and still covers two stages,
 # both bot voices and both debtor voices.
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("early-promise", "EN-EARLY-1", "yes this is John|I can pay it on Friday", "promise_to_pay"),
+    Scenario("early-promise", "EN-EARLY-1", "yes this is John|I can pay it on Friday|yes", "promise_to_pay"),
     Scenario("late-wrong-party-redial", "EN-LATE-1", "you have the wrong number", "wrong_party",
              attempt=2, debtor_voice="en-kate"),
     Scenario("mid-refusal-redial", "EN-MID-1", "yes this is Maria|I am not paying that|no I will not pay",
              "refused", attempt=2),
-    Scenario("late-promise", "EN-LATE-1", "yes this is David|I can pay it on Friday", "promise_to_pay",
+    Scenario("late-promise", "EN-LATE-1", "yes this is David|I can pay it on Friday|yes", "promise_to_pay",
              debtor_voice="en-kate"),
 )
 
