@@ -42,7 +42,7 @@ SHOTS = Path(__file__).parent / "artifacts" / "console"
 PASSWORD = "console-pass-1"
 SPEED = 4.0
 CALLS = [("EN-LATE-1", "yes this is David|let me talk to a real person"),
-         ("EN-EARLY-1", "yes this is John|I can pay it on Friday")]
+         ("EN-EARLY-1", "yes this is John|I can pay it on Friday|yes")]
 
 
 class Server:

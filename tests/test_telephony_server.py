@@ -163,7 +163,7 @@ def test_pcm_call_at_16khz(server):
     assert (action["kind"], action["status"], action["to"]) == ("sms", "sent", "+12065550101")
     sent = [m for m in server["carrier"].messages if m["id"] == action["message_id"]]
     assert len(sent) == 1 and sent[0]["body"].startswith("Cascade Bank: thank you. We noted that you will pay on")
-    assert len(result.latencies_ms) == 2 and result.bot_audio_s > 10
+    assert len(result.latencies_ms) == 3 and result.bot_audio_s > 10
 
 
 def test_two_calls_at_once(server):

@@ -77,7 +77,7 @@ def test_barge_in_stops_an_interruptible_prompt(accounts, tmp_path):
     # is John" opens with the debt-collection notice, which may not be cut.)
     debtor = "yes this is John|how much do I owe|>1.5 I can pay it on Friday|yes"
     result = _simulate(accounts, "EN-EARLY-1", debtor, tmp_path)
-    reminder = {t.text: t for t in result.debtor_timings}["I can pay it on Friday|yes"]
+    reminder = {t.text: t for t in result.debtor_timings}["I can pay it on Friday"]
     # Within one VAD window (start_secs 0.2 s) plus the carrier's 40 ms buffer and frames.
     assert reminder.bot_kept_talking_ms < 450, reminder
     assert "barge_in" in result.summary["events"]
