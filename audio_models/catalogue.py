@@ -129,6 +129,14 @@ class Catalogue(BaseModel):
             raise ValueError(f"more than one default recogniser for {dupes}")
         return self
 
+    def with_voices(self, extra: list[PiperVoiceSpec | EspeakVoiceSpec]) -> Catalogue:
+        """A validated copy with `extra` voices added (e.g. an evaluation's faster or slower
+        variants of catalogued voices), resolving model paths as this catalogue does; a
+        derived Piper voice among them still shares its base's loaded model."""
+        out = Catalogue(voices=[*self.voices, *extra], recognizers=self.recognizers)
+        out._base_dir = self._base_dir
+        return out
+
     def voice(self, voice_id: str) -> PiperVoiceSpec | EspeakVoiceSpec:
         for v in self.voices:
             if v.id == voice_id:

@@ -15,7 +15,7 @@ is what a pipecat ``InputAudioRawFrame`` carries.
 - :func:`pad` -- silence (optionally faint noise) before and after an utterance, so VAD has
   something to start and stop on.
 - :func:`noise` -- white noise at a given level, for VAD false-positive checks.
-- :func:`word_error_rate` -- Levenshtein WER over normalised words.
+- :func:`word_error_rate` -- Levenshtein WER over normalised words (`voicebot.evaluation.text_error`).
 
 Output is deterministic (espeak-ng is, and sox runs with ``-D``: its default dither adds
 random noise, which made transcripts differ from run to run).
@@ -27,13 +27,14 @@ bounds. Voices: ``en-us`` (male), ``en-us+f3`` (female pitch), ``ko`` (Korean).
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from voicebot.evaluation.text_error import word_error_rate  # noqa: F401  (shared with the NLU audio eval)
 
 ESPEAK = shutil.which("espeak-ng")
 SOX = shutil.which("sox")
@@ -145,19 +146,3 @@ def pad(
         floor = noise(len(out) / sample_rate, sample_rate, dbfs=noise_dbfs)[: len(out)]
         out = np.clip(out.astype(np.int32) + floor, -32768, 32767).astype(np.int16)
     return out
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[\w']+", text.lower().replace("'", ""))
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word error rate: word-level edit distance over the reference length (case/punct-free)."""
-    ref, hyp = _words(reference), _words(hypothesis)
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / max(1, len(ref))

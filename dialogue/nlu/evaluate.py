@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dialogue.intents import PROTECTED_INTENTS
 from dialogue.nlu.classifier import BuiltinNlu
 from dialogue.nlu.rasa_format import NluData
 from dialogue.nlu.rasa_http import FallbackNlu
@@ -35,6 +36,10 @@ class EvalReport:
     per_intent: list[IntentScore]
     confusions: list[tuple[str, str, int]]  # (true, predicted, count), most frequent first
     errors: list[dict] = field(default_factory=list)
+    # Share of protected turns (opt-out, dispute, attorney, ...) heard as what they are, and
+    # of the other turns taken for a protected one: the two figures the law cares about.
+    protected_recall: float | None = None
+    false_protected: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -43,6 +48,8 @@ class EvalReport:
             "per_intent": [vars(s) for s in self.per_intent],
             "confusions": [{"true": t, "predicted": p, "count": n} for t, p, n in self.confusions],
             "errors": self.errors,
+            "protected_recall": self.protected_recall,
+            "false_protected": self.false_protected,
         }
 
 
@@ -68,8 +75,12 @@ def evaluate(backend: NluBackend, data: NluData, today: date) -> EvalReport:
                                   tp + fn))
     confused = Counter((t, p) for t, p in pairs if t != p)
     accuracy = sum(t == p for t, p in pairs) / len(pairs) if pairs else 0.0
+    protected = [p == t for t, p in pairs if t in PROTECTED_INTENTS]
+    others = [p in PROTECTED_INTENTS for t, p in pairs if t not in PROTECTED_INTENTS]
     return EvalReport(accuracy, len(pairs), scores,
-                      [(t, p, n) for (t, p), n in confused.most_common(10)], errors)
+                      [(t, p, n) for (t, p), n in confused.most_common(10)], errors,
+                      round(sum(protected) / len(protected), 4) if protected else None,
+                      round(sum(others) / len(others), 4) if others else None)
 
 
 def first_per_intent(data: NluData, limit: int | None) -> NluData:

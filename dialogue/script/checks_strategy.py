@@ -102,7 +102,8 @@ def check_nlu_data(scripts: LocaleScripts) -> list[Problem]:
             out.append(Problem(display_path(Path(exc.file)), exc.line, 1, exc.detail, "error", "nlu-data"))
             continue
         for intent, examples in data.by_intent().items():
-            counts[intent] = counts.get(intent, 0) + len(examples)
+            if source == path:  # coverage is the designer's file's: extras are derived from it
+                counts[intent] = len(examples)
             out += _example_problems(source, intent, examples)
     for intent in INTENTS:
         if intent not in counts:

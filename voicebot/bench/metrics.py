@@ -78,14 +78,15 @@ def read_records(records: Path, call_ids: set[str], wait_s: float = RECORD_WAIT_
         time.sleep(0.5)
 
 
-def read_stats(path: Path | None, since: float = 0.0) -> tuple[list[float], list[float], dict[str, float]]:
+def read_stats(path: Path | None, since: float = 0.0) -> tuple[list[float], list[float], dict[str, Any]]:
     """(ASR RTFs per utterance, TTS RTFs per synthesised piece, seconds of speech synthesised
-    and replayed from the prompt cache, and speculative ASR decodes used and wasted) from the
-    server's stats log, counting only events after `since` (epoch s): the warm-up's inferences
-    are not calls'."""
+    and replayed from the prompt cache, speculative ASR decodes used and wasted, Smart Turn
+    verdicts) from the server's stats log, counting only events after `since` (epoch s): the
+    warm-up's inferences are not calls'."""
     asr, tts = [], []
     speech = {"synthesised_s": 0.0, "fixed_synthesised_s": 0.0, "cached_s": 0.0,
-              "asr_speculations_used": 0, "asr_speculations_wasted": 0}
+              "asr_speculations_used": 0, "asr_speculations_wasted": 0,
+              "turn_verdicts": 0, "turn_ended": 0, "turn_cpu_s": 0.0, "turn_processing_s": []}
     if path is None or not path.exists():
         return asr, tts, speech
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -103,6 +104,11 @@ def read_stats(path: Path | None, since: float = 0.0) -> tuple[list[float], list
             speech["cached_s"] += event["audio_s"]
         elif event["kind"] == "asr_speculation":
             speech["asr_speculations_used" if event["used"] else "asr_speculations_wasted"] += 1
+        elif event["kind"] == "turn":  # a Smart Turn verdict at a pause (voicebot/audio/vad/turn_end.py)
+            speech["turn_verdicts"] += 1
+            speech["turn_ended"] += bool(event["ended"])
+            speech["turn_cpu_s"] += event["cpu_s"]
+            speech["turn_processing_s"].append(event["processing_s"] * 1000)
     return asr, tts, speech
 
 
@@ -183,6 +189,8 @@ def summarise_level(calls: int, runs: list[CallRun], records: dict[str, dict], *
                          "cached_share": speech["cached_s"] / spoken if spoken else None},
         "asr_speculations": {"used": speech["asr_speculations_used"],
                              "wasted": speech["asr_speculations_wasted"]},
+        "turn_model": {"verdicts": speech["turn_verdicts"], "ended_turns": speech["turn_ended"],
+                       "cpu_s": speech["turn_cpu_s"], "inference_ms": spread(speech["turn_processing_s"])},
         "server_cpu_percent": {"mean": float(np.mean(cpu)) if cpu else None, "max": max(cpu, default=None)},
         "server_rss_mb": {"max": max(rss, default=None)},
         # Work per call, whatever else the machine runs: CPU-s the server used per minute of call.

@@ -49,6 +49,9 @@ ROWS = (
     ("ASR RTF p50 / p95", lambda lv: f"{_x(lv['asr_rtf']['p50'])} / {_x(lv['asr_rtf']['p95'])}"),
     ("ASR speculative decodes used / wasted",
      lambda lv: "{used} / {wasted}".format(**lv.get("asr_speculations", {"used": 0, "wasted": 0}))),
+    ("Smart Turn verdicts / turns ended / inference p95 ms", lambda lv: "-" if not lv.get("turn_model", {}).get(
+        "verdicts") else "{} / {} / {}".format(lv["turn_model"]["verdicts"], lv["turn_model"]["ended_turns"],
+                                               _ms(lv["turn_model"]["inference_ms"]["p95"]))),
     ("TTS RTF p50 / p95", lambda lv: f"{_x(lv['tts_rtf']['p50'])} / {_x(lv['tts_rtf']['p95'])}"),
     ("TTS speech from the prompt cache", lambda lv: "-" if lv["tts_speech_s"]["cached_share"] is None
      else f"{100 * lv['tts_speech_s']['cached_share']:.0f} %"),

@@ -9,6 +9,7 @@ from voicebot.cli.campaign_cmd import campaign_app
 from voicebot.cli.chat_cmd import chat
 from voicebot.cli.compliance_cmd import compliance_app
 from voicebot.cli.nlu_cmd import nlu_app
+from voicebot.cli import nlu_train_cmd  # noqa: F401  (registers nlu train / augment)
 from voicebot.cli.scripts_cmd import scripts_app
 from voicebot.cli.serve_cmd import serve
 from voicebot.cli.simulate_cmd import simulate

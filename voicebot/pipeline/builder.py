@@ -1,6 +1,7 @@
 """Assemble and run one call's pipeline; the same assembly serves every transport.
 
-    transport.input → recorder(debtor) → VAD → ASR → dialogue → TTS → transport.output → recorder(bot)
+    transport.input → recorder(debtor) → VAD + turn end → ASR → dialogue → TTS → transport.output
+        → recorder(bot)
 
 Models are not loaded here: the ASR/TTS services passed in share process-wide models
 (audio_models.loader), so a call costs only its own small state.
@@ -11,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipecat.audio.vad.vad_analyzer import VADAnalyzer
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameProcessor
@@ -32,7 +32,7 @@ from voicebot.recording.wav import GrowingWav
 class CallParts:
     """What a call needs besides its transport: analyzer and services for its locale/voice."""
 
-    vad: VADAnalyzer
+    vad: PauseVADProcessor  # VAD, pause announcement and end of turn (listening.call_turn_end)
     stt: FrameProcessor
     tts: FrameProcessor
     sample_rate: int
@@ -59,7 +59,7 @@ def build_call(transport: BaseTransport, session: CallSession, parts: CallParts,
         transport.input(),
         audio.user_tap(),  # the debtor's audio is recorded here and goes no further than ASR
         *([AmdProcessor(amd)] if amd is not None else []),  # who answered, before any script
-        PauseVADProcessor(vad_analyzer=parts.vad),  # + pauses, for speculative ASR
+        parts.vad,  # VAD + pauses (speculative ASR) + the end of the turn (Smart Turn or silence)
         parts.stt,
         dialogue,
         *parts.extra_processors,

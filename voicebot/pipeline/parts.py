@@ -6,41 +6,27 @@ the prompt-audio cache); what is built here per call is small state."""
 from __future__ import annotations
 
 import numpy as np
-from pipecat.audio.vad.vad_analyzer import VADParams
 
 from audio_models.catalogue import ModelNotFoundError, load_catalogue
 from dialogue.session import CallSession
-from voicebot.audio.vad.factory import make_vad_analyzer
 from voicebot.pipeline.builder import CallParts
+from voicebot.pipeline.listening import (  # noqa: F401  (VAD_*, WHISPER_BEAM: re-exported)
+    VAD_START_SECS, VAD_STOP_SECS, WHISPER_BEAM, call_recogniser, call_turn_end)
 from voicebot.services.piper.base import create_tts_service
 from voicebot.services.piper.static_text import static_text_for
 
-VAD_STOP_SECS = 0.5   # trailing silence that ends a debtor turn
-VAD_START_SECS = 0.2  # speech needed to count as the debtor talking (barge-in)
-WHISPER_BEAM = 1      # greedy: as accurate on short debtor lines, faster, no repeated tails
 TTS_FIRST_CHUNK = 30  # characters in the first synthesised piece: time to first audio
 
 
 def make_stt(session: CallSession, sample_rate: int):
     """The locale's recogniser, hinted with the words this call is likely to hear."""
-    spec = load_catalogue().recognizer_for(session.scripts.locale)
     account = session.account
-    if spec.engine == "whisper":
-        from voicebot.services.whisper import LocalWhisperSTTService
-
-        words = [account.name, account.given_name, account.lender, *session.scripts.strategy.asr_hints]
-        hotwords = " ".join(dict.fromkeys(words))
-        return LocalWhisperSTTService(sample_rate=sample_rate, hotwords=hotwords, beam_size=WHISPER_BEAM,
-                                      audio_passthrough=False)  # recorded at the input already
-    from voicebot.services.vosk import VoskSTTService
-
-    path = load_catalogue().model_path(spec.id)
-    return VoskSTTService(sample_rate=sample_rate, model_path=path, audio_passthrough=False)
+    words = [account.name, account.given_name, account.lender, *session.scripts.strategy.asr_hints]
+    return call_recogniser(session.scripts.locale, sample_rate, words)
 
 
 def call_parts(session: CallSession, sample_rate: int, vad_kind: str = "webrtc") -> CallParts:
-    vad = make_vad_analyzer(vad_kind, sample_rate,  # type: ignore[arg-type]
-                            VADParams(start_secs=VAD_START_SECS, stop_secs=VAD_STOP_SECS))
+    vad = call_turn_end(sample_rate, vad_kind)  # VAD + pauses (+ Smart Turn, VOICEBOT_TURN)
     try:
         stt = make_stt(session, sample_rate)
     except ModelNotFoundError as exc:

@@ -63,4 +63,9 @@ class PauseVADProcessor(VADProcessor):
             self._announced = False
         elif silence >= self._pause_secs and not self._announced:
             self._announced = True
-            await self.push_frame(UserPausedFrame(pause_secs=silence))
+            await self.paused(silence)
+
+    async def paused(self, silence_secs: float) -> None:
+        """The debtor has been silent for `silence_secs` (>= pause_secs): say so downstream.
+        Subclasses (`turn_end.SmartTurnVADProcessor`) do more here."""
+        await self.push_frame(UserPausedFrame(pause_secs=silence_secs))

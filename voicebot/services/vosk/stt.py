@@ -140,6 +140,18 @@ class VoskSTTService(STTService):
         self.cpu_secs = 0.0  # worker-thread CPU spent decoding it
         self.final_latencies: list[float] = []  # VAD stop -> final result, seconds
 
+    def transcription_settings(self) -> dict:
+        """Everything besides the audio that decides the transcript (model, grammar, gating,
+        chunking), e.g. for a cache of transcripts that must be recomputed when it changes."""
+        return {
+            "engine": "vosk",
+            "model": str(self._model_path),
+            "phrases": self._settings.phrases,
+            "vad_gated": self._vad_gated,
+            "preroll_secs": self._preroll_secs,
+            "chunk_secs": self._chunk_secs,
+        }
+
     @property
     def rtf(self) -> float:
         """Decode CPU time over decoded audio time."""

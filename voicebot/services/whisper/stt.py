@@ -173,6 +173,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         if self._settings.language not in ("en", Language.EN):
             raise ValueError(f"{self} transcribes English only (got {self._settings.language})")
         self._decoder: Decoder = decoder
+        self._compute_type = compute_type
         self._window = (min_window_secs, window_margin_secs, tokens_per_sec)
         self._shared: SharedWhisper = load_shared_whisper(
             model_path, compute_type=compute_type, cpu_threads=cpu_threads,
@@ -192,6 +193,20 @@ class LocalWhisperSTTService(SegmentedSTTService):
     def decoder(self) -> Decoder:
         """Which decode path is in use."""
         return self._decoder
+
+    def transcription_settings(self) -> dict[str, Any]:
+        """Everything besides the audio that decides the transcript (model, decoder, window,
+        decode options, speculation, trailing silence), e.g. for a cache of transcripts that
+        must be recomputed when any of it changes; thread counts only change speed."""
+        return {
+            "engine": "whisper",
+            "model": str(self._shared.path),
+            "compute_type": self._compute_type,
+            "decoder": self._decoder,
+            "speculate": self._speculate,
+            "trailing_silence_secs": self._trailing_silence_secs,
+            **self._decode_options(),
+        }
 
     def can_generate_metrics(self) -> bool:
         """Processing metrics (per-utterance decode time) are supported."""

@@ -1,0 +1,90 @@
+"""How a call listens: its VAD and end-of-turn settings and the locale's recogniser with a
+call's decode settings.
+
+Kept apart from `parts` (which also picks the voice and needs a CallSession) so that anything
+measuring what a call hears, such as `voicebot nlu eval --audio`, builds exactly the same
+listening side from a locale and a list of hint words, without a session or an account, and
+cannot drift from what calls use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+from pipecat.processors.frame_processor import FrameProcessor
+
+from audio_models.catalogue import load_catalogue
+from voicebot.audio.vad.factory import make_vad_analyzer
+from voicebot.audio.vad.pause import PauseVADProcessor
+
+VAD_STOP_SECS = 0.5   # trailing silence that ends a debtor turn (turn end "vad")
+VAD_START_SECS = 0.2  # speech needed to count as the debtor talking (barge-in)
+WHISPER_BEAM = 1      # greedy: as accurate on short debtor lines, faster, no repeated tails
+
+# How a turn ends (docs/performance.md, "Turn end"): "smart" asks Smart Turn v3 at each 0.2 s
+# pause and ends the turn there if it sounds finished, else after TURN_MAX_SILENCE_SECS;
+# "vad" ends every turn after VAD_STOP_SECS. VOICEBOT_TURN=vad|smart picks one per process.
+# "vad" stays the default until "smart" is measured better: on this shared 2-core machine it did
+# not shorten the carrier's turn gap, cut off as many paused turns, and broke the 40-call bench.
+TURN_ENDS = ("smart", "vad")
+TURN_END = "vad"
+TURN_ENV = "VOICEBOT_TURN"
+TURN_PAUSE_SECS = 0.2          # smart: silence at which the model (and the recogniser) are asked
+# smart: P(complete) above which a pause ends the turn (VOICEBOT_TURN_THRESHOLD, to measure others)
+TURN_COMPLETE_THRESHOLD = float(os.environ.get("VOICEBOT_TURN_THRESHOLD") or 0.5)
+TURN_MAX_SILENCE_SECS = 1.2    # smart: the silence that ends a turn the model never called complete
+
+
+def turn_end(mode: str | None = None) -> str:
+    """`mode`, else VOICEBOT_TURN, else TURN_END; refuses anything but "smart" and "vad"."""
+    chosen = (mode or os.environ.get(TURN_ENV) or TURN_END).strip().lower()
+    if chosen not in TURN_ENDS:
+        raise ValueError(f"turn end must be one of {', '.join(TURN_ENDS)} (got {chosen!r}, {TURN_ENV})")
+    return chosen
+
+
+def call_vad(sample_rate: int, vad_kind: str = "webrtc", stop_secs: float = VAD_STOP_SECS) -> VADAnalyzer:
+    """A fresh analyzer with a call's turn timing (analyzers keep per-stream state)."""
+    return make_vad_analyzer(vad_kind, sample_rate,  # type: ignore[arg-type]
+                             VADParams(start_secs=VAD_START_SECS, stop_secs=stop_secs))
+
+
+def call_turn_end(sample_rate: int, vad_kind: str = "webrtc", mode: str | None = None) -> PauseVADProcessor:
+    """The VAD processor a call puts before its recogniser: VAD start/stop, the pause
+    announcement, and (mode "smart") the end of the turn on Smart Turn's word."""
+    if turn_end(mode) == "vad":
+        return PauseVADProcessor(vad_analyzer=call_vad(sample_rate, vad_kind))
+    from voicebot.audio.turn.smart_turn import shared_smart_turn
+    from voicebot.audio.vad.turn_end import SmartTurnVADProcessor
+
+    return SmartTurnVADProcessor(vad_analyzer=call_vad(sample_rate, vad_kind, TURN_MAX_SILENCE_SECS),
+                                 model=shared_smart_turn(), threshold=TURN_COMPLETE_THRESHOLD,
+                                 pause_secs=TURN_PAUSE_SECS)
+
+
+def hotwords_from(words: Iterable[str]) -> str:
+    """Hint words as the recogniser takes them: space-joined, duplicates and blanks dropped."""
+    return " ".join(dict.fromkeys(w for w in words if w))
+
+
+def call_recogniser(locale: str, sample_rate: int, hints: Iterable[str] = ()) -> FrameProcessor:
+    """The locale's recogniser as a call builds it, favouring `hints` (names, script terms).
+
+    Raises:
+        audio_models.catalogue.UnknownModelError: the catalogue has no recogniser for the locale.
+        audio_models.catalogue.ModelNotFoundError: its model is not installed (says what to do).
+    """
+    catalogue = load_catalogue()
+    spec = catalogue.recognizer_for(locale)
+    if spec.engine == "whisper":
+        from voicebot.services.whisper import LocalWhisperSTTService
+
+        return LocalWhisperSTTService(sample_rate=sample_rate, hotwords=hotwords_from(hints),
+                                      beam_size=WHISPER_BEAM,
+                                      audio_passthrough=False)  # recorded at the input already
+    from voicebot.services.vosk import VoskSTTService
+
+    path = catalogue.model_path(spec.id)
+    return VoskSTTService(sample_rate=sample_rate, model_path=path, audio_passthrough=False)
