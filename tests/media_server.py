@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -57,3 +59,31 @@ def record_of(records: Path, carrier_call_id: str) -> dict:
                 return summary
         time.sleep(0.2)
     raise AssertionError(f"no call record for {carrier_call_id}")
+
+
+def selected_tests(request) -> set[str]:
+    """Names of the tests of the requesting module that this run will execute (after -k etc.)."""
+    return {getattr(item, "originalname", item.name) for item in request.session.items
+            if getattr(item, "module", None) is request.module}
+
+
+def calls_at_once(request, scenarios: dict[str, Callable[[], Awaitable[Any]]]) -> dict[str, Any]:
+    """Run the scenarios (keyed by the test that asserts on each) of the selected tests at the
+    same time, on one event loop, as a server's calls come in; wait for all of them.
+
+    The calls run in real time (45-60 s each), so one after the other a module took the sum of
+    them; at once, it takes the longest.  Each value is the scenario's result, or the exception
+    it raised, which `outcome` raises again in its own test."""
+    wanted = [name for name in scenarios if name in selected_tests(request)]
+
+    async def everything():
+        return await asyncio.gather(*(scenarios[name]() for name in wanted), return_exceptions=True)
+
+    return dict(zip(wanted, asyncio.run(everything()))) if wanted else {}
+
+
+def outcome(results: dict[str, Any], test_name: str) -> Any:
+    result = results[test_name]
+    if isinstance(result, BaseException):
+        raise result
+    return result

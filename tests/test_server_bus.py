@@ -9,6 +9,9 @@ packet stays on the bus with that time for the follow-up.
 
 The campaign test places calls with the LocalProvider (which plays the callee over the real
 WebSocket) and learns each outcome from the server's call.started/call.ended events.
+
+Every call runs in real time (45-60 s), so the module's calls are placed at the same time, on
+the one server (`finished` below), and each test asserts on its own call's result.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import asyncio
 import pytest
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
-from media_server import free_port, record_of, serving, summaries
+from media_server import calls_at_once, free_port, outcome, record_of, serving, summaries
 from telephony.bus.redis_bus import RedisBus
 from telephony.campaign import CampaignWorker, InMemoryStore, ManualClock
 from telephony.campaign.provider_dialer import ProviderDialer, local_callee
@@ -60,22 +63,81 @@ async def desk(bus: RedisBus, agent: str, account: str) -> tuple[str, bool]:
         await asyncio.sleep(0.05)
 
 
-def test_claimed_handoff_transfers_to_the_winning_agent(server):
+# -- the calls, placed at once; each test below asserts on its own ----------------------------
+async def claimed_handoff(server):
     carrier: LocalProvider = server["carrier"]
+    desks = [server["desk_bus"]() for _ in range(2)]
+    claims = [asyncio.create_task(desk(b, name, "EN-EARLY-1")) for b, name in zip(desks, ("ana", "ben"))]
+    placed = await carrier.place_call("+15550100", "EN-EARLY-1",
+                                      debtor="yes this is John|can I speak to a real person please")
+    result = await carrier.wait(placed.call_id, timeout=120)
+    won = dict(await asyncio.gather(*claims))
+    entries = await HandoffQueue(desks[0]).entries()
+    for b in desks:
+        await b.aclose()
+    return result, won, entries
 
-    async def scenario():
-        desks = [server["desk_bus"]() for _ in range(2)]
-        claims = [asyncio.create_task(desk(b, name, "EN-EARLY-1")) for b, name in zip(desks, ("ana", "ben"))]
-        placed = await carrier.place_call("+15550100", "EN-EARLY-1",
-                                          debtor="yes this is John|can I speak to a real person please")
-        result = await carrier.wait(placed.call_id, timeout=120)
-        won = dict(await asyncio.gather(*claims))
-        entries = await HandoffQueue(desks[0]).entries()
-        for b in desks:
-            await b.aclose()
-        return result, won, entries
 
-    result, won, entries = asyncio.run(scenario())
+async def unclaimed_handoff(server):
+    carrier: LocalProvider = server["carrier"]
+    placed = await carrier.place_call(
+        "+15550100", "EN-MID-1",
+        debtor="yes this is Maria|I want to talk to a person|<silence>|call me back tomorrow please")
+    result = await carrier.wait(placed.call_id, timeout=150)
+    bus = server["desk_bus"]()
+    entries = await HandoffQueue(bus).entries()
+    await bus.aclose()
+    return result, entries
+
+
+async def hang_up_on_hold(server):
+    carrier: LocalProvider = server["carrier"]
+    placed = await carrier.place_call("+15550100", "EN-LATE-1",
+                                      debtor="yes this is David|get me a real person|<hangup>")
+    result = await carrier.wait(placed.call_id, timeout=120)
+    bus = server["desk_bus"]()
+    await asyncio.sleep(1.0)  # the server notices the hang-up and settles the packet
+    entries = await HandoffQueue(bus).entries()
+    await bus.aclose()
+    return result, entries
+
+
+async def campaign_through_the_provider(server, accounts):
+    from datetime import datetime
+
+    rows = []
+    # The server knows these accounts; the sim_* columns script the callee the carrier plays.
+    for base, extra in (("EN-EARLY-1", {"sim_debtor": "yes this is John|I will pay it on Friday|yes"}),
+                        ("EN-MID-1", {"sim_answer": "no_answer"})):
+        data = accounts[base].model_dump(mode="json")
+        data.update(**extra)
+        rows.append(type(accounts[base]).model_validate(data))
+    carrier = LocalProvider(server["base"], token=TOKEN, debtor_voice="en-kate")
+    clock = ManualClock(datetime.fromisoformat("2026-11-23T10:00:00-08:00"))
+    store = InMemoryStore()
+    bus = server["desk_bus"]()
+    dialer = ProviderDialer(carrier, bus, ring_s=20, max_call_s=120, place_extra=local_callee)
+    worker = CampaignWorker(store, dialer, "through-carrier", clock=clock, worker_id="w1")
+    try:
+        await worker.run(rows)
+    finally:
+        await bus.aclose()
+    return store
+
+
+@pytest.fixture(scope="module")
+def finished(request, server, accounts):
+    return calls_at_once(request, {
+        "test_claimed_handoff_transfers_to_the_winning_agent": lambda: claimed_handoff(server),
+        "test_unclaimed_handoff_takes_a_callback_time": lambda: unclaimed_handoff(server),
+        "test_hanging_up_on_hold_abandons_the_handoff": lambda: hang_up_on_hold(server),
+        "test_campaign_places_calls_through_the_provider": lambda: campaign_through_the_provider(server, accounts),
+    })
+
+
+def test_claimed_handoff_transfers_to_the_winning_agent(server, finished):
+    carrier: LocalProvider = server["carrier"]
+    result, won, entries = outcome(finished, "test_claimed_handoff_transfers_to_the_winning_agent")
     winners = [agent for agent, ok in won.items() if ok]
     assert len(winners) == 1, won  # claimed once and only once
     summary = record_of(server["records"], result.call_id)
@@ -93,20 +155,9 @@ def test_claimed_handoff_transfers_to_the_winning_agent(server):
     assert said == [("debtor", "confirm_identity"), ("debtor", "request_human")]
 
 
-def test_unclaimed_handoff_takes_a_callback_time(server):
+def test_unclaimed_handoff_takes_a_callback_time(server, finished):
     carrier: LocalProvider = server["carrier"]
-
-    async def scenario():
-        placed = await carrier.place_call(
-            "+15550100", "EN-MID-1",
-            debtor="yes this is Maria|I want to talk to a person|<silence>|call me back tomorrow please")
-        result = await carrier.wait(placed.call_id, timeout=150)
-        bus = server["desk_bus"]()
-        entries = await HandoffQueue(bus).entries()
-        await bus.aclose()
-        return result, entries
-
-    result, entries = asyncio.run(scenario())
+    result, entries = outcome(finished, "test_unclaimed_handoff_takes_a_callback_time")
     summary = record_of(server["records"], result.call_id)
     kinds = [t["kind"] for t in summary["turns"]]
     assert "no_agent" in kinds, kinds
@@ -127,21 +178,10 @@ def test_unclaimed_handoff_takes_a_callback_time(server):
 
 
 
-def test_hanging_up_on_hold_abandons_the_handoff(server):
+def test_hanging_up_on_hold_abandons_the_handoff(server, finished):
     """The debtor leaves while waiting: no agent may pick up a dead line, nothing is transferred."""
     carrier: LocalProvider = server["carrier"]
-
-    async def scenario():
-        placed = await carrier.place_call("+15550100", "EN-LATE-1",
-                                          debtor="yes this is David|get me a real person|<hangup>")
-        result = await carrier.wait(placed.call_id, timeout=120)
-        bus = server["desk_bus"]()
-        await asyncio.sleep(1.0)  # the server notices the hang-up and settles the packet
-        entries = await HandoffQueue(bus).entries()
-        await bus.aclose()
-        return result, entries
-
-    result, entries = asyncio.run(scenario())
+    result, entries = outcome(finished, "test_hanging_up_on_hold_abandons_the_handoff")
     summary = record_of(server["records"], result.call_id)
     assert summary["ended_by"] == "carrier"
     entry = next(e for e in entries if e.call_id == summary["call_id"])
@@ -150,30 +190,8 @@ def test_hanging_up_on_hold_abandons_the_handoff(server):
 
 
 # -- a campaign through the carrier ---------------------------------------------------------
-def test_campaign_places_calls_through_the_provider(server, accounts):
-    from datetime import datetime
-
-    rows = []
-    # The server knows these accounts; the sim_* columns script the callee the carrier plays.
-    for base, extra in (("EN-EARLY-1", {"sim_debtor": "yes this is John|I will pay it on Friday|yes"}),
-                        ("EN-MID-1", {"sim_answer": "no_answer"})):
-        data = accounts[base].model_dump(mode="json")
-        data.update(**extra)
-        rows.append(type(accounts[base]).model_validate(data))
-    carrier = LocalProvider(server["base"], token=TOKEN, debtor_voice="en-kate")
-    clock = ManualClock(datetime.fromisoformat("2026-11-23T10:00:00-08:00"))
-    store = InMemoryStore()
-
-    async def scenario():
-        bus = server["desk_bus"]()
-        dialer = ProviderDialer(carrier, bus, ring_s=20, max_call_s=120, place_extra=local_callee)
-        worker = CampaignWorker(store, dialer, "through-carrier", clock=clock, worker_id="w1")
-        try:
-            return await worker.run(rows)
-        finally:
-            await bus.aclose()
-
-    asyncio.run(scenario())
+def test_campaign_places_calls_through_the_provider(server, finished):
+    store = outcome(finished, "test_campaign_places_calls_through_the_provider")
     calls = {c.account_id: c for c in store.calls("through-carrier")}
     assert (calls["EN-EARLY-1"].status, calls["EN-EARLY-1"].outcome) == ("answered", "promise_to_pay")
     assert (calls["EN-MID-1"].status, calls["EN-MID-1"].outcome) == ("no_answer", None)

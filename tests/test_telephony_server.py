@@ -2,8 +2,9 @@
 thread), the real pipeline and models, and clients that speak each protocol over real sockets.
 
 Calls run in real time (the server paces audio as a phone line does), so the debtor scripts are
-short.  The local carrier (LocalProvider) plays Twilio, or a PCM switch, with a scripted debtor
-whose lines are synthesised before the call.  Malformed and unauthenticated connections are
+short, and the module's full calls are placed at the same time (`finished` below); each test
+asserts on its own call's result.  The local carrier (LocalProvider) plays Twilio, or a PCM
+switch, with a scripted debtor whose lines are synthesised before the call.  Malformed and unauthenticated connections are
 raw WebSocket clients sending exactly the bytes under test.
 """
 
@@ -18,7 +19,7 @@ import pytest
 import websockets
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
-from media_server import free_port, record_of, serving, summaries
+from media_server import calls_at_once, free_port, outcome, record_of, serving, summaries
 from telephony.providers.local import LocalProvider
 from telephony.providers.twilio.signature import twilio_signature
 from telephony.server import ServerSettings, create_app
@@ -112,19 +113,44 @@ MALFORMED = {
 }
 
 
-def test_twilio_call_completes_while_malformed_streams_are_refused(server):
+# -- the full calls, placed at once; each test below asserts on its own -------------------------
+async def twilio_call_among_malformed_streams(server):
+    carrier: LocalProvider = server["carrier"]
+    good = asyncio.create_task(call(carrier, "EN-LATE-1", "yes this is David|let me talk to a real person"))
+    await asyncio.sleep(1.0)  # the call is up and the bot is greeting
+    bad = await asyncio.gather(*(closed_with(f"{server['base']}/media/{endpoint}?token={TOKEN}", messages)
+                                 for endpoint, messages, _ in MALFORMED.values()))
+    return await good, dict(zip(MALFORMED, bad))
+
+
+async def pcm_call_at_16khz(server):
+    client = LocalProvider(server["base"], token=TOKEN, token_in="header", protocol="pcm", sample_rate=16000,
+                           debtor_voice="en-kate")  # the bot speaks with en-joe at this stage
+    return await call(client, "EN-EARLY-1", "yes this is John|I can pay it on Friday|yes")
+
+
+async def two_calls(server):
+    by_query = LocalProvider(server["base"], token=TOKEN, token_in="query", debtor_voice="en-kate")
+    by_parameter = LocalProvider(server["base"], token=TOKEN, token_in="parameter", debtor_voice="en-kate")
+    return await asyncio.gather(call(by_query, "EN-EARLY-1", "#0"),
+                                call(by_parameter, "EN-MID-1", "you have the wrong number"))
+
+
+@pytest.fixture(scope="module")
+def finished(request, server):
+    return calls_at_once(request, {
+        "test_twilio_call_completes_while_malformed_streams_are_refused":
+            lambda: twilio_call_among_malformed_streams(server),
+        "test_pcm_call_at_16khz": lambda: pcm_call_at_16khz(server),
+        "test_two_calls_at_once": lambda: two_calls(server),
+    })
+
+
+def test_twilio_call_completes_while_malformed_streams_are_refused(server, finished):
     """A full call over Twilio Media Streams (signed as Twilio signs), with a dozen malformed
     streams opened during it: each is closed with its code, and the call is unharmed."""
     carrier: LocalProvider = server["carrier"]
-
-    async def scenario():
-        good = asyncio.create_task(call(carrier, "EN-LATE-1", "yes this is David|let me talk to a real person"))
-        await asyncio.sleep(1.0)  # the call is up and the bot is greeting
-        bad = await asyncio.gather(*(closed_with(f"{server['base']}/media/{endpoint}?token={TOKEN}", messages)
-                                     for endpoint, messages, _ in MALFORMED.values()))
-        return await good, dict(zip(MALFORMED, bad))
-
-    result, refused = asyncio.run(scenario())
+    result, refused = outcome(finished, "test_twilio_call_completes_while_malformed_streams_are_refused")
     for name, (_endpoint, _messages, code) in MALFORMED.items():
         assert refused[name][0] == code, (name, refused[name])
         assert refused[name][1], f"{name}: the close carries a reason"
@@ -148,12 +174,10 @@ def test_twilio_call_completes_while_malformed_streams_are_refused(server):
     assert any(s.get("close", {}).get("code") == 4415 and s["ended_by"] == "protocol_error" for s in cut)
 
 
-def test_pcm_call_at_16khz(server):
+def test_pcm_call_at_16khz(server, finished):
     """A full call over the raw PCM protocol (16 kHz, Bearer token), with the SMS the dialogue
     sends after a promise handed to the carrier."""
-    client = LocalProvider(server["base"], token=TOKEN, token_in="header", protocol="pcm", sample_rate=16000,
-                           debtor_voice="en-kate")  # the bot speaks with en-joe at this stage
-    result = asyncio.run(call(client, "EN-EARLY-1", "yes this is John|I can pay it on Friday|yes"))
+    result = outcome(finished, "test_pcm_call_at_16khz")
     assert result.status == "completed" and result.close_code == 1000 and result.error is None
     summary = record_of(server["records"], result.call_id)
     assert intents(summary)[:2] == ["confirm_identity", "promise_to_pay"], [t["debtor_text"] for t in summary["turns"]]
@@ -166,18 +190,11 @@ def test_pcm_call_at_16khz(server):
     assert len(result.latencies_ms) == 3 and result.bot_audio_s > 10
 
 
-def test_two_calls_at_once(server):
+def test_two_calls_at_once(server, finished):
     """Two Twilio calls in parallel, one authenticated by ?token=, one by a `token` stream
     parameter (how a real Twilio <Stream> passes it): both complete with their own outcome.
     The first debtor presses 0 on the keypad (a Twilio `dtmf` event) to reach a person."""
-    by_query = LocalProvider(server["base"], token=TOKEN, token_in="query", debtor_voice="en-kate")
-    by_parameter = LocalProvider(server["base"], token=TOKEN, token_in="parameter", debtor_voice="en-kate")
-
-    async def both():
-        return await asyncio.gather(call(by_query, "EN-EARLY-1", "#0"),
-                                    call(by_parameter, "EN-MID-1", "you have the wrong number"))
-
-    first, second = asyncio.run(both())
+    first, second = outcome(finished, "test_two_calls_at_once")
     a, b = record_of(server["records"], first.call_id), record_of(server["records"], second.call_id)
     assert a["call_id"] != b["call_id"]
     assert [(t["kind"], t["nlu"]["intent"]) for t in a["turns"] if t["nlu"]] == [("dtmf", "request_human")]

@@ -28,16 +28,28 @@ def _intents(summary):
     return [t["nlu"]["intent"] for t in summary["turns"] if t["nlu"]]
 
 
+PROMISE = ("EN-EARLY-1", "yes this is John|I can pay it on Friday|yes")
+
+
+@pytest.fixture(scope="module")
+def promise_call(accounts, tmp_path_factory):
+    """The early-stage promise call, simulated once for the tests that only read what it left
+    (its turns, record files and recording): the same call three times took ~20 s each."""
+    return _simulate(accounts, *PROMISE, tmp_path_factory.mktemp("promise"))
+
+
 @pytest.mark.parametrize("account_id,debtor,intents,outcome,action", [
-    ("EN-EARLY-1", "yes this is John|I can pay it on Friday|yes",
-     ["confirm_identity", "promise_to_pay"], "promise_to_pay", "sms"),
+    (*PROMISE, ["confirm_identity", "promise_to_pay"], "promise_to_pay", "sms"),
     ("EN-MID-1", "yes this is Maria|I am not paying that|no I will not pay",
      ["confirm_identity", "refuse_to_pay"], "refused", None),
     ("EN-LATE-1", "yes this is David|let me talk to a real person",
      ["confirm_identity", "request_human"], "escalated", "transfer"),
 ], ids=["early-promise", "mid-refusal", "late-human"])
-def test_audio_call_per_stage(accounts, tmp_path, account_id, debtor, intents, outcome, action):
-    result = _simulate(accounts, account_id, debtor, tmp_path)
+def test_audio_call_per_stage(request, accounts, tmp_path, account_id, debtor, intents, outcome, action):
+    if (account_id, debtor) == PROMISE:
+        result = request.getfixturevalue("promise_call")
+    else:
+        result = _simulate(accounts, account_id, debtor, tmp_path)
     summary = result.summary
     heard = _intents(summary)
     assert heard[:len(intents)] == intents, [t["debtor_text"] for t in summary["turns"]]
@@ -47,15 +59,14 @@ def test_audio_call_per_stage(accounts, tmp_path, account_id, debtor, intents, o
     # Every debtor turn has a measured latency, and the record on disk says the same.
     assert len(result.line_latencies_ms) >= len(intents)
     assert all(v > 0 for v in result.line_latencies_ms)
-    saved = (tmp_path / f"{summary['call_id']}.json").read_text()
+    saved = (result.records / f"{summary['call_id']}.json").read_text()
     assert f'"outcome": "{outcome}"' in saved
-    events = (tmp_path / f"{summary['call_id']}.jsonl").read_text().splitlines()
+    events = (result.records / f"{summary['call_id']}.jsonl").read_text().splitlines()
     assert sum('"type": "turn"' in e for e in events) == len(summary["turns"])
 
 
-def test_recording_is_stereo_debtor_left_bot_right(accounts, tmp_path):
-    result = _simulate(accounts, "EN-EARLY-1", "yes this is John|I can pay it on Friday|yes", tmp_path)
-    path = Path(result.summary["recording"])
+def test_recording_is_stereo_debtor_left_bot_right(promise_call):
+    path = Path(promise_call.summary["recording"])
     with wave.open(str(path)) as wav:
         assert (wav.getnchannels(), wav.getframerate(), wav.getsampwidth()) == (2, 8000, 2)
         audio = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
@@ -110,15 +121,15 @@ def test_keypad_zero_reaches_a_human(accounts, tmp_path):
     assert result.summary["outcome"] == "escalated"
 
 
-def test_static_prompts_are_synthesised_once_per_process(accounts, tmp_path):
+def test_static_prompts_are_synthesised_once_per_process(promise_call, accounts, tmp_path):
     """"Will you be able to make at least the minimum payment...?" has no per-account value:
-    the second call replays its cached audio instead of synthesising it again."""
+    the second call replays its cached audio instead of synthesising it again.  The first call
+    is `promise_call`; the second needs only the reply to "yes this is John", which asks it."""
     from audio_models.prompt_cache import default_prompt_cache
 
     cache = default_prompt_cache()
-    _simulate(accounts, "EN-EARLY-1", "yes this is John|I can pay it on Friday|yes", tmp_path)
     hits = cache.hits
-    result = _simulate(accounts, "EN-EARLY-1", "yes this is John|I can pay it on Friday|yes", tmp_path)
+    result = _simulate(accounts, "EN-EARLY-1", "yes this is John|<hangup>", tmp_path)
     static = [p for t in result.summary["turns"] for p in t["prompts"] if p["static"]]
     assert static, "the early script has prompts without per-account values"
     assert cache.hits > hits

@@ -16,13 +16,14 @@ import numpy as np
 from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
+    EndWorkerFrame,
     InputAudioRawFrame,
     InputDTMFFrame,
     OutputAudioRawFrame,
     StartFrame,
 )
 from pipecat.audio.dtmf.types import KeypadEntry
-from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
@@ -87,7 +88,10 @@ class SimulatedCarrierInput(BaseInputTransport):
             await self._clock.sleep_until(due)
             audio = self._debtor.next_chunk(due, samples)
             if self._debtor.hung_up:
-                await self.push_frame(EndFrame())
+                # The worker ends the call (an EndFrame from its source, through every
+                # processor). An EndFrame pushed from here would reach the sink but not end the
+                # worker, which then idled until its idle timeout (120 s) cancelled the call.
+                await self.push_frame(EndWorkerFrame(reason="debtor hung up"), FrameDirection.UPSTREAM)
                 return
             await self.push_audio_frame(InputAudioRawFrame(audio=audio, sample_rate=rate, num_channels=1))
             while self._debtor.pending_dtmf:
