@@ -94,14 +94,15 @@ def check_call_start(account: Account, at: datetime, *, history: Sequence[Attemp
     return decision
 
 
-def refuse_forbidden_stream(account: Account, settings: ServerSettings) -> None:
+def refuse_forbidden_stream(account: Account, settings: ServerSettings, *, opted_out: bool = False) -> None:
     """The media-stream server's gate: a StreamError (4403) naming the rule, logged to the
     records dir's audit file. The server holds no attempt history (the campaign worker does
-    and checks the caps); here the window, holidays, jurisdiction and time zone are checked."""
+    and checks the caps); here the window, holidays, jurisdiction and time zone are checked,
+    and the opt-out the caller found in the opt-out journal or store (opt_out_guard)."""
     from telephony.server.errors import StreamError  # the server imports us, not the reverse
 
     try:
-        check_call_start(account, check_at(account, settings.call_date),
+        check_call_start(account, check_at(account, settings.call_date), opted_out=opted_out,
                          audit=AuditLog(Path(settings.records_dir) / AUDIT_FILE), source="media_stream")
     except CallForbidden as exc:
         raise StreamError(FORBIDDEN, str(exc)) from None

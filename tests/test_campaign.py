@@ -408,6 +408,7 @@ def test_cli_single_process_keeps_opt_outs_in_its_state_file(accounts, tmp_path)
     path.write_text(json.dumps(rows))
     state = tmp_path / "state.json"
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["VOICEBOT_OPT_OUT_JOURNAL"] = str(tmp_path / "opt-outs.jsonl")  # not the repo's var/calls
     base = [sys.executable, "-m", "telephony.campaign"]
     subprocess.run(base + ["opt-out", "GONE", "--state", str(state)], cwd=REPO, env=env, check=True,
                    capture_output=True)
@@ -419,4 +420,5 @@ def test_cli_single_process_keeps_opt_outs_in_its_state_file(accounts, tmp_path)
     assert result["totals"]["opted_out"] == 1
     saved = json.loads(state.read_text())["campaign"]
     assert "GONE" in saved["optout"]
+    assert '"account": "GONE"' in (tmp_path / "opt-outs.jsonl").read_text()  # journaled first
     assert saved["campaigns"]["solo"]["state"]["KEEP"]["waiting_for"] == "retry"

@@ -30,6 +30,8 @@ class _Campaign:
 
 
 class InMemoryStore:
+    unavailable: tuple[type[Exception], ...] = ()  # memory is always there
+
     def __init__(self, monotonic: Callable[[], float] = time.monotonic):
         self._lock = threading.RLock()
         self._mono = monotonic

@@ -97,6 +97,8 @@ def _epoch(at: datetime) -> float:
 
 
 class RedisStore:
+    unavailable: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)  # incl. loading
+
     def __init__(self, client: redis.Redis, prefix: str = "voicebot"):
         self.r, self.prefix = client, prefix
         self._register = client.register_script(_REGISTER)

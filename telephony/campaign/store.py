@@ -27,6 +27,10 @@ class AccountFlags(Protocol):
 
 
 class CampaignStore(AccountFlags, Protocol):
+    #: Errors that mean "the store cannot be reached now" (Redis down or restarting), as
+    #: opposed to a bug: the worker keeps its outcomes and retries on these, and stops on others.
+    unavailable: tuple[type[Exception], ...]
+
     def register(self, campaign: str, accounts: list[Account], now: datetime) -> dict[str, str]:
         """Add accounts not seen before as due now (opted-out ones settle at once); keep the
         state of known ones, so re-running a campaign resumes it.  Returns id -> new|known|opted_out."""

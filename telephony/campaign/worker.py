@@ -5,6 +5,12 @@ campaign-wide line limit caps the calls in progress across all of them.
 
 `run()` works until nothing is due now (a pass, for cron-style runs), or with `follow=True`
 until every account is settled or `until` is reached, sleeping on the clock between dials.
+
+The store can become unreachable (Redis restarting) while calls are on the line.  The worker
+does not stop then: calls in progress go on, each finished call's outcome is kept in memory
+and written when the store answers again, and an opt-out is first made durable in the opt-out
+journal (`OptOuts`), which every claim consults too, so nobody who said "stop calling me" is
+dialled again whatever the store lost.
 """
 
 from __future__ import annotations
@@ -18,12 +24,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from loguru import logger
+
 from dialogue.accounts import Account
 from dialogue.compliance.rules import Decision, may_call
 from telephony.campaign.clock import Clock, SystemClock
 from telephony.campaign.config import CampaignConfig
 from telephony.campaign.dialer import CallAnswer, CallRequest, Dialer
 from telephony.campaign.leases import LeaseKeeper
+from telephony.campaign.opt_outs import OptOuts
 from telephony.campaign.schedule import after_call, contact_gate
 from telephony.campaign.stages import ScriptsFor, engine_scripts, stage_for, voice_for
 from telephony.campaign.state import AccountState, CallRecord, Lease
@@ -52,6 +61,18 @@ class CampaignListener:
 
 
 @dataclass
+class FinishedCall:
+    """A call's outcome waiting to be written to the store (kept while the store is down)."""
+
+    lease: Lease
+    request: CallRequest
+    answer: CallAnswer
+    state: AccountState
+    record: CallRecord
+    finished: bool = False  # the store took the state and log; only what follows is left
+
+
+@dataclass
 class RunResult:
     """What this worker did in one run (the campaign as a whole is in the store)."""
 
@@ -66,7 +87,9 @@ class CampaignWorker:
                  config: CampaignConfig | None = None, clock: Clock | None = None,
                  worker_id: str | None = None, sms: SmsTriggers | None = None,
                  listener: CampaignListener | None = None, scripts_for: ScriptsFor = engine_scripts,
-                 audit: AuditLog | None = None):
+                 audit: AuditLog | None = None, opt_outs: OptOuts | None = None):
+        """`opt_outs`: where opt-outs are recorded and asked, journal first (the CLI always
+        gives one); default the store alone."""
         self.store, self.dialer, self.campaign = store, dialer, campaign
         self.config = config or CampaignConfig()
         self.clock = clock or SystemClock()
@@ -75,12 +98,15 @@ class CampaignWorker:
         self.listener = listener or CampaignListener()
         self.scripts_for = scripts_for
         self.audit = audit  # JSONL copy of every blocked attempt (the store keeps one per campaign)
+        self.opt_outs = opt_outs or OptOuts(store)
+        self._unsaved: list[FinishedCall] = []  # outcomes the store could not take yet
         self._accounts: dict[str, Account] = {}
         self._result = RunResult(self.worker_id)
 
     # -- the loop -------------------------------------------------------------------------
     async def run(self, accounts: list[Account] | None = None, *, follow: bool = False,
                   until: datetime | None = None) -> RunResult:
+        self.opt_outs.replay()  # opt-outs journaled while the store was down or by a killed worker
         if accounts:
             self.store.register(self.campaign, accounts, self.clock.now())
         self._accounts = self.store.accounts(self.campaign)
@@ -92,44 +118,96 @@ class CampaignWorker:
             try:
                 await self._loop(tasks, follow, until)
             finally:
-                if tasks:
-                    await asyncio.gather(*tasks, return_exceptions=True)
+                failures = await self._drain(tasks)
+            if failures:
+                raise failures[0]
         self._result.lost_leases = len(keeper.lost)
         return self._result
 
+    async def _drain(self, tasks: set[asyncio.Task]) -> list[BaseException]:
+        """Let the calls still on the line end; every failure is logged, none is dropped."""
+        results = await asyncio.gather(*tasks, return_exceptions=True) if tasks else []
+        failures = [r for r in results if isinstance(r, BaseException)]
+        for failure in failures:
+            logger.opt(exception=failure).error(f"campaign {self.campaign}: a call task failed: {failure!r}")
+        if self._unsaved:
+            try:
+                self._save_unsaved()
+            except self.store.unavailable as exc:
+                lost = ", ".join(f.request.account.id for f in self._unsaved)
+                logger.error(f"campaign {self.campaign}: the store is still unreachable ({exc}); the outcomes "
+                             f"of {lost} are not saved (opt-outs among them are in the opt-out journal)")
+        return failures
+
     async def _loop(self, tasks: set[asyncio.Task], follow: bool, until: datetime | None) -> None:
+        down = False
         while True:
-            now = self.clock.now()
-            if until is not None and now >= until:
-                return
-            started = self._start_due(tasks, now)
-            if self.sms is not None:
-                self.sms.send_due(now)
-            if tasks:
-                done, _ = await asyncio.wait(tasks, timeout=self.config.poll_s,
-                                             return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    tasks.discard(task)
-                    task.result()  # a bug in the worker must surface, not vanish
-                continue
-            if started:
-                continue
-            next_due = self.store.next_due(self.campaign)
-            sms_due = self.sms.next_due() if (self.sms is not None and follow and until is not None) else None
-            if next_due is None and sms_due is None:
-                return  # every account settled (and, when following to a deadline, every SMS sent)
-            if next_due is not None and next_due <= now:
-                # Due, but another worker holds it or every line is busy: wait in real time.
-                await asyncio.sleep(self.config.poll_s)
-                continue
-            if not follow:
-                return
-            upcoming = [t for t in (next_due, sms_due) if t is not None]
-            if until is not None and min(upcoming) >= until:
-                return  # nothing of ours can happen before the deadline; other workers' calls
-                # still in progress reschedule their accounts themselves
-            wake = min(t for t in (next_due, sms_due, until) if t is not None)
-            await self.clock.sleep(max(0.0, (wake - now).total_seconds()))
+            try:
+                if await self._step(tasks, follow, until):
+                    return
+                if down:
+                    logger.warning(f"campaign {self.campaign}: the campaign store answers again")
+                    down = False
+            except self.store.unavailable as exc:
+                if not down:  # once per outage, not once per poll
+                    logger.error(f"campaign {self.campaign}: the campaign store is unreachable "
+                                 f"({type(exc).__name__}: {exc}); calls on the line go on, their outcomes "
+                                 f"are kept and opt-outs journaled; retrying every {self.config.poll_s} s")
+                down = True
+                await self._wait_for_calls(tasks)
+
+    async def _step(self, tasks: set[asyncio.Task], follow: bool, until: datetime | None) -> bool:
+        """One round: catch the store up, start what is due, wait.  True when the run is over."""
+        self._catch_up()
+        now = self.clock.now()
+        if until is not None and now >= until:
+            return True
+        started = self._start_due(tasks, now)
+        if self.sms is not None:
+            self.sms.send_due(now)
+        if tasks:
+            await self._wait_for_calls(tasks)
+            return False
+        if started:
+            return False
+        next_due = self.store.next_due(self.campaign)
+        sms_due = self.sms.next_due() if (self.sms is not None and follow and until is not None) else None
+        if next_due is None and sms_due is None:
+            return True  # every account settled (and, when following to a deadline, every SMS sent)
+        if next_due is not None and next_due <= now:
+            # Due, but another worker holds it or every line is busy: wait in real time.
+            await asyncio.sleep(self.config.poll_s)
+            return False
+        if not follow:
+            return True
+        upcoming = [t for t in (next_due, sms_due) if t is not None]
+        if until is not None and min(upcoming) >= until:
+            return True  # nothing of ours can happen before the deadline; other workers' calls
+            # still in progress reschedule their accounts themselves
+        wake = min(t for t in (next_due, sms_due, until) if t is not None)
+        await self.clock.sleep(max(0.0, (wake - now).total_seconds()))
+        return False
+
+    async def _wait_for_calls(self, tasks: set[asyncio.Task]) -> None:
+        """Up to poll_s in real time, less if a call ends."""
+        if not tasks:
+            await asyncio.sleep(self.config.poll_s)
+            return
+        done, _ = await asyncio.wait(tasks, timeout=self.config.poll_s, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            tasks.discard(task)
+            task.result()  # a bug in the worker must surface, not vanish
+
+    def _catch_up(self) -> None:
+        """Whatever the store missed while it was down: journaled opt-outs, then call outcomes."""
+        self.opt_outs.replay()
+        self._save_unsaved()
+
+    def _save_unsaved(self) -> None:
+        while self._unsaved:
+            self._save(self._unsaved[0])
+            self._unsaved.pop(0)
+            logger.warning(f"campaign {self.campaign}: a call outcome kept while the store was down is saved")
 
     # -- one dial -------------------------------------------------------------------------
     def _account(self, account_id: str) -> Account | None:
@@ -143,8 +221,13 @@ class CampaignWorker:
         if free <= 0:
             return 0
         for account_id in self.store.due(self.campaign, now, limit=4 * free + 10):
-            claim = self.store.claim(self.campaign, account_id, self.worker_id, now,
-                                     self.config.lease_ttl_s, self.config.concurrency)
+            if self.opt_outs.journaled(account_id):
+                # The store may have lost this opt-out (or never got it): tell it again, settle.
+                self.opt_outs.copy_to_store(account_id)
+                claim: Lease | str = "opted_out"
+            else:
+                claim = self.store.claim(self.campaign, account_id, self.worker_id, now,
+                                         self.config.lease_ttl_s, self.config.concurrency)
             if claim == "no_line":
                 break
             if claim == "opted_out":
@@ -185,7 +268,7 @@ class CampaignWorker:
             own = Decision(False, gate.reason, f"campaign setting {gate.reason}", gate.next_at, "campaign")
             return self._blocked(lease, state, account, own, now, gate.next_at, gate.reason)
         decision = may_call(account, self.store.attempts_since(account.id, now - RULES_LOOKBACK), now,
-                            opted_out=self.store.is_opted_out(account.id))
+                            opted_out=self.opt_outs.is_opted_out(account.id))
         if not decision.allowed:
             later = (next_opening([self.config.calling_window], decision.next_allowed_at, tz)
                      if decision.next_allowed_at else None)
@@ -228,6 +311,9 @@ class CampaignWorker:
         except Exception as exc:  # noqa: BLE001 - a failed dial is an outcome, retried on schedule
             answer = CallAnswer("failed", error=f"{type(exc).__name__}: {exc}")
         ended, wall_end = self.clock.now(), time.time()
+        if answer.outcome == "opted_out":  # durable first, before anything about the call
+            self.opt_outs.journal_only(request.account.id, ended, f"campaign:{self.campaign}",
+                                       call_id=request.call_id, worker=self.worker_id)
         tz = zone(request.account.timezone, self.config.default_timezone)
         new_state = after_call(self.config, state, answer, ended, tz)
         summary = answer.summary or {}
@@ -237,12 +323,28 @@ class CampaignWorker:
             stage=request.stage, voice=str(summary.get("voice") or request.voice), status=answer.status,
             outcome=answer.outcome, score=summary.get("score"), session_call_id=summary.get("call_id"),
             started_at=started, ended_at=ended, wall_start=wall_start, wall_end=wall_end, error=answer.error)
-        self._keeper.remove(lease)
+        self._result.calls.append(record)
+        finished = FinishedCall(lease, request, answer, new_state, record)
+        try:
+            self._save(finished)
+        except self.store.unavailable as exc:
+            logger.error(f"campaign {self.campaign}: the outcome of call {request.call_id} ({request.account.id}: "
+                         f"{answer.outcome or answer.status}) could not be written to the store "
+                         f"({type(exc).__name__}: {exc}); kept, and written when the store answers again"
+                         + ("; the opt-out is in the opt-out journal" if answer.outcome == "opted_out" else ""))
+            self._unsaved.append(finished)
+
+    def _save(self, call: FinishedCall) -> None:
+        """Write one call's outcome: its flags, the state and log (finish), its SMS triggers."""
+        request, answer, summary = call.request, call.answer, call.answer.summary or {}
         answered = answer.status == "answered"
         self.store.note_result(request.account.id, request.call_id, answered,
                                answered and "identity_confirmed" in (summary.get("tags") or []))
-        self.store.finish(lease, new_state, record, opt_out=answer.outcome == "opted_out")
-        self._result.calls.append(record)
-        if self.sms is not None and answer.status == "answered":
-            self.sms.after_call(request.account, summary, ended)
-        self.listener.call_ended(record, new_state)
+        if not call.finished:  # a retry must not log the call twice
+            # finish() adds an opt-out to the store's set even when the lease was lost meanwhile.
+            self.store.finish(call.lease, call.state, call.record, opt_out=answer.outcome == "opted_out")
+            call.finished = True
+            self._keeper.remove(call.lease)  # renewed until now, so a short outage does not lose it
+        if self.sms is not None and answered:
+            self.sms.after_call(request.account, summary, call.record.ended_at)
+        self.listener.call_ended(call.record, call.state)

@@ -34,6 +34,7 @@ from telephony.server.call import StreamCall
 from telephony.server.errors import (
     BAD_START, SERVER_ERROR, UNAUTHORIZED, UNKNOWN_ACCOUNT, StreamError, clip_reason,
 )
+from telephony.server.opt_out_guard import server_opt_outs
 from telephony.server.pcm_serializer import PcmFrameSerializer
 from telephony.server.settings import ServerSettings
 from telephony.server.start import PeerGone, StreamStart, read_pcm_start, read_twilio_start
@@ -60,6 +61,7 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
     carrier = provider if provider is not None else LocalProvider()
     active: set[asyncio.Task] = set()
     listeners = on_call_end if on_call_end is not None else []
+    opt_outs = server_opt_outs(settings)  # journal (and the campaigns' Redis set): every start asks
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -71,6 +73,7 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
     app.state.settings, app.state.provider, app.state.accounts = settings, carrier, accounts
     app.state.on_call_end = listeners
     app.state.bus = live_bus
+    app.state.opt_outs = opt_outs
     serve_console(app, settings)  # records store (app.state.records) and the web console at /console
 
     @app.get("/health")
@@ -95,7 +98,7 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
             if account is None:
                 raise StreamError(UNKNOWN_ACCOUNT, f"unknown account {start.account_id!r}")
             call = StreamCall(websocket, start, account, serializer, settings, carrier,
-                              end_mark=END_MARK if twilio else None, bus=live_bus)
+                              end_mark=END_MARK if twilio else None, bus=live_bus, opt_outs=opt_outs)
             summary = await call.run()
             await _tell(listeners, summary)
         except PeerGone:

@@ -26,11 +26,13 @@ from dialogue.engine import engine_for
 from dialogue.session import CallSession
 from telephony.bus.base import Bus
 from telephony.bus.live import CallFeed
+from telephony.campaign.opt_outs import OptOuts
 from telephony.handoff.live_call import QueueEscalation
 from telephony.compliance_gate import refuse_forbidden_stream
 from telephony.providers.base import Provider
 from telephony.server.actions import CarrierActions
 from telephony.server.errors import BAD_START, SERVER_ERROR, TIMED_OUT, StreamError
+from telephony.server.opt_out_guard import opted_out_at_start, watch_call
 from telephony.server.settings import ServerSettings
 from telephony.server.start import StreamStart
 from telephony.server.transport import MediaStreamTransport
@@ -62,11 +64,14 @@ class StreamCall:
     provider: Provider
     end_mark: str | None = None
     bus: Bus | None = None  # live feed and agent queue; None: transfers go to the queue's line
+    opt_outs: OptOuts | None = None  # checked at the start, written when the debtor opts out
 
     async def run(self) -> dict[str, Any]:
         """Run the call to its end; returns the call summary (also written to the records dir)."""
         settings, start = self.settings, self.start
         session, parts = await self._open_session()
+        if self.opt_outs is not None:  # before the first turn: journaled the moment it is heard
+            watch_call(self.opt_outs, session, start.call_id)
         call_id = start.call_id or session.call_id
         actions = CarrierActions(self.provider, session, call_id, settings.transfer_numbers)
         parts.extra_processors.append(actions)
@@ -163,7 +168,8 @@ class StreamCall:
         """The dialogue session and the models it uses; StreamError if the start asks for the
         impossible (an unknown locale or stage) or this server lacks the locale's models."""
         start, locale = self.start, self.start.locale or self.account.locale
-        refuse_forbidden_stream(self.account, self.settings)  # contact rules: window, holidays
+        stopped = self.opt_outs is not None and await opted_out_at_start(self.opt_outs, self.account.id)
+        refuse_forbidden_stream(self.account, self.settings, opted_out=stopped)  # window, holidays, opt-out
         try:
             engine = await asyncio.to_thread(engine_for, locale)
             session = engine.start_call(self.account, stage=start.stage, attempt=start.attempt,

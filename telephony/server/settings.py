@@ -14,6 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
+from telephony.campaign.opt_out_journal import journal_path
+
 ENV_PREFIX = "VOICEBOT_"
 
 
@@ -48,6 +50,14 @@ class ServerSettings(BaseModel):
     console_secret: SecretStr | None = Field(
         default_factory=lambda: os.environ.get(ENV_PREFIX + "CONSOLE_SECRET") or None,
         description="signs console sign-in cookies; default a random one per process")
+    opt_out_journal: Path | None = Field(
+        None, description="opt-out journal (fsync'd JSONL) checked at every call start and written "
+                          "when a debtor opts out; default opt-outs.jsonl in records_dir, which "
+                          "`voicebot campaign run` also uses by default")
+    opt_out_redis_url: str | None = Field(
+        None, description="Redis of the campaign store (the campaigns' --redis): its opt-out set is "
+                          "checked at call start too, and opt-outs heard here are added to it")
+    opt_out_prefix: str = Field("voicebot", description="the campaign store's Redis key prefix")
     handoff_timeout_s: float = Field(
         20.0, ge=0, description="how long a transferred call holds for an agent to claim it on the "
                                 "live bus before the bot takes a callback time; 0 = transfer to the "
@@ -66,6 +76,9 @@ class ServerSettings(BaseModel):
             raise ValueError("configure at least one token or a Twilio auth token: "
                              "the server refuses to take calls from anyone")
         return self
+
+    def opt_out_journal_path(self) -> Path:
+        return self.opt_out_journal or journal_path(self.records_dir)
 
     def records_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.records_dir / 'records.db').resolve()}"

@@ -18,6 +18,8 @@ from dialogue.accounts import AccountError, load_accounts
 from telephony.campaign.backend import DEFAULT_STATE_FILE, CampaignBackend, open_backend
 from telephony.campaign.clock import Clock, ManualClock, ShiftedClock, SystemClock, parse_instant
 from telephony.campaign.config import CampaignConfig
+from telephony.campaign.opt_out_journal import ENV_JOURNAL, OptOutJournal, journal_path
+from telephony.campaign.opt_outs import OptOuts
 from telephony.campaign.report import ProgressListener, progress_bar, summary_table, totals
 from telephony.campaign.provider_dialer import ProviderDialer, local_callee
 from telephony.campaign.simulated_dialer import SimulatedDialer
@@ -30,6 +32,9 @@ campaign_app = typer.Typer(no_args_is_help=True, add_completion=False,
                            help="Outbound collection campaigns and SMS triggers.")
 
 REDIS_HELP = "Redis URL shared by all workers (default: $REDIS_URL; none: in memory, one process)"
+JOURNAL_HELP = ("opt-out journal: every opt-out is fsync'd here before the store is told, and every dial "
+                f"checks it (default: ${ENV_JOURNAL}, else opt-outs.jsonl in the records folder, which "
+                "`voicebot serve` shares)")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -92,6 +97,7 @@ def run(
     state: Path = typer.Option(DEFAULT_STATE_FILE, help="state file when running without Redis"),
     audit: Path = typer.Option(None, help="also append every blocked attempt (contact rule, reason) "
                                           "to this JSONL file"),
+    opt_out_journal: Path = typer.Option(None, help=JOURNAL_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON, no progress bar"),
     server: str = typer.Option(None, help="place calls through the local carrier to this media-stream "
                                           "server (ws://HOST:PORT) instead of in-process; outcomes come "
@@ -125,7 +131,8 @@ def run(
         dialer = SimulatedDialer(speed=speed, records_dir=records, ring_s=ring_s)
     worker = CampaignWorker(backend.store, dialer, name, config=config, clock=clock,
                             worker_id=worker_id or default_worker_id(), sms=triggers,
-                            audit=AuditLog(audit) if audit else None)
+                            audit=AuditLog(audit) if audit else None,
+                            opt_outs=OptOuts(backend.store, OptOutJournal(opt_out_journal or journal_path(records))))
     if not as_json:
         console.print(f"[bold]campaign[/] {name}: {len(rows)} accounts, worker {worker.worker_id}, "
                       f"state in {backend.where}")
@@ -213,11 +220,13 @@ def opt_out(
     prefix: str = typer.Option("voicebot", help="Redis key prefix"),
     state: Path = typer.Option(DEFAULT_STATE_FILE, help="state file when running without Redis"),
     reason: str = typer.Option("requested", help="kept with the opt-out"),
+    opt_out_journal: Path = typer.Option(None, help=JOURNAL_HELP),
 ) -> None:
     """Record opt-outs received outside a call (letter, email, complaint)."""
     backend = _backend(redis_url, prefix, state, None)
+    opt_outs = OptOuts(backend.store, OptOutJournal(opt_out_journal or journal_path()))
     for account_id in account_ids:
-        backend.store.opt_out(account_id, SystemClock().now(), reason)
+        opt_outs.record(account_id, SystemClock().now(), "opt-out command", reason)
     backend.save()
     typer.echo(f"{len(account_ids)} opted out; {len(backend.store.opted_out())} in total")
 

@@ -43,6 +43,14 @@ def serve(
                                                              "text as rendered audio across restarts "
                                                              "and workers; '' keeps it in memory only",
                                      envvar="VOICEBOT_PROMPT_CACHE_DIR"),
+    opt_out_journal: Path = typer.Option(None, help="opt-out journal checked at every call start and "
+                                                    "written when a debtor opts out (default: "
+                                                    "RECORDS/opt-outs.jsonl, as `voicebot campaign run`)",
+                                         envvar="VOICEBOT_OPT_OUT_JOURNAL"),
+    opt_out_redis: str = typer.Option(None, help="the campaign store's Redis: its opt-outs are refused "
+                                                 "too, and opt-outs heard here are added to it",
+                                      envvar="REDIS_URL"),
+    opt_out_prefix: str = typer.Option("voicebot", help="the campaign store's Redis key prefix"),
     log_level: str = typer.Option("INFO", help="DEBUG shows every pipeline frame"),
 ) -> None:
     """Serve calls over WebSocket: /media/twilio (Twilio Media Streams), /media/pcm (raw PCM)."""
@@ -61,7 +69,9 @@ def serve(
         settings = ServerSettings(accounts_file=accounts, records_dir=records, tokens=tokens,
                                   twilio_auth_token=twilio_auth_token, public_url=public_url,
                                   max_frame_bytes=max_frame_bytes, warm_up=warm_up,
-                                  handoff_timeout_s=handoff_timeout, database_url=database)
+                                  handoff_timeout_s=handoff_timeout, database_url=database,
+                                  opt_out_journal=opt_out_journal, opt_out_redis_url=opt_out_redis,
+                                  opt_out_prefix=opt_out_prefix)
         provider = None
         if twilio_account_sid and twilio_auth_token and twilio_from:
             from telephony.providers.twilio import TwilioRestProvider

@@ -1,0 +1,130 @@
+"""Recording and asking about opt-outs: the local journal first, then the shared store.
+
+Every opt-out heard (on a campaign call, on a call the media-stream server carries, from the
+`opt-out` command) goes through `OptOuts.record`, which makes it durable in the journal before
+it tries the store; every call start asks `OptOuts.is_opted_out`, which answers from the
+journal even when the store is unreachable or has lost the write.  `replay` copies journaled
+opt-outs the store lacks into it, so other workers (which may not share this machine's
+journal) learn them once the store is back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+from telephony.campaign.opt_out_journal import OptOutJournal
+from telephony.campaign.store import AccountFlags
+
+if TYPE_CHECKING:
+    from dialogue.session import TurnRecord
+
+ON_A_CALL = "opted out on a call"
+STOP_INTENT = "stop_calling"  # the intent with which the policy records the opt-out
+
+
+class OptOutNotRecorded(RuntimeError):
+    """Neither the journal nor the store took an opt-out: it must not be dropped quietly."""
+
+
+class OptOuts:
+    def __init__(self, store: AccountFlags | None, journal: OptOutJournal | None = None):
+        """`store`: the campaign store's per-person flags (None: the journal alone, e.g. a
+        server without a campaign Redis).  `journal`: None keeps the old store-only behaviour."""
+        self.store, self.journal = store, journal
+        self._synced = 0  # this many journal entries are known to be in the store
+
+    # -- recording ------------------------------------------------------------------------
+    def journal_only(self, account_id: str, at: datetime, source: str, reason: str = ON_A_CALL,
+                     **extra: Any) -> bool:
+        """Make the opt-out durable on this machine (not yet in the store: `replay` does that).
+        False, logged as critical, if there is no journal or the disk refused."""
+        if self.journal is None:
+            return False
+        if account_id in self.journal:
+            return True  # already journaled (heard at the turn, then reported at the call's end)
+        try:
+            self.journal.append(account_id, at, source, reason, **extra)
+            return True
+        except OSError as exc:
+            logger.critical(f"OPT-OUT NOT JOURNALED: account {account_id} ({source}): "
+                            f"{self.journal.path}: {exc}")
+            return False
+
+    def record(self, account_id: str, at: datetime, source: str, reason: str = ON_A_CALL, **extra: Any) -> bool:
+        """Journal, then store.  True when the store has it too; False when only the journal
+        does (logged; `replay` writes it later).  OptOutNotRecorded when neither took it."""
+        journaled = self.journal_only(account_id, at, source, reason, **extra)
+        if self.store is None:
+            if not journaled:
+                raise OptOutNotRecorded(f"opt-out of {account_id}: no journal took it and there is no store")
+            return False
+        try:
+            self.store.opt_out(account_id, at, reason)
+            return True
+        except Exception as exc:
+            if not journaled:
+                raise OptOutNotRecorded(f"opt-out of {account_id} ({source}) is lost: the journal and "
+                                        f"the store both refused it: {exc}") from exc
+            logger.error(f"opt-out of {account_id} ({source}) is in the journal {self.journal.path} "
+                         f"but the store refused it ({type(exc).__name__}: {exc}); it is replayed "
+                         "into the store when the store answers again")
+            return False
+
+    # -- asking ---------------------------------------------------------------------------
+    def journaled(self, account_id: str) -> bool:
+        return self.journal is not None and account_id in self.journal
+
+    def is_opted_out(self, account_id: str) -> bool:
+        """The journal, then the store (whose errors reach the caller: it decides whether the
+        journal's answer is enough)."""
+        if self.journaled(account_id):
+            return True
+        return self.store is not None and self.store.is_opted_out(account_id)
+
+    # -- catching the store up ------------------------------------------------------------
+    def copy_to_store(self, account_id: str) -> None:
+        """Write one journaled opt-out into the store (idempotent), keeping its time and source."""
+        entry = self.journal.get(account_id) if self.journal is not None else None
+        if entry is None or self.store is None:
+            return
+        self.store.opt_out(account_id, datetime.fromisoformat(entry["at"]),
+                           f"{entry.get('reason') or ON_A_CALL} (journal: {entry.get('source')})")
+
+    def replay(self) -> int:
+        """Copy journal entries the store does not hold into it; the number copied.  Cheap
+        when nothing was journaled since the last replay (one stat), so a worker runs it every
+        loop.  Store errors reach the caller, and the next replay tries again."""
+        if self.journal is None or self.store is None:
+            return 0
+        entries = self.journal.entries()
+        if len(entries) <= self._synced:
+            return 0
+        known = self.store.opted_out()
+        missing = [e["account"] for e in entries[self._synced:] if e["account"] not in known]
+        for account_id in missing:
+            self.copy_to_store(account_id)
+        if missing:
+            logger.warning(f"opt-out journal {self.journal.path}: {len(missing)} opt-out(s) the store "
+                           f"lacked were written to it: {', '.join(missing[:10])}")
+        self._synced = len(entries)
+        return len(missing)
+
+
+def journal_when_heard(opt_outs: OptOuts, account_id: str, source: str,
+                       after: Callable[[], None] | None = None, **extra: Any) -> Callable[[TurnRecord], None]:
+    """A CallSession turn listener: the turn in which the debtor asks not to be called again
+    is journaled at once, while the call goes on, so neither a lost `call.ended` event nor a
+    process killed before the call's end can lose it.  `after` runs once it is journaled (the
+    server copies it to the store off its event loop)."""
+    def listener(turn: TurnRecord) -> None:
+        if turn.intent != STOP_INTENT:
+            return
+        opt_outs.journal_only(account_id, datetime.now(timezone.utc), source, ON_A_CALL, **extra)
+        if after is not None:
+            after()
+
+    return listener

@@ -1,0 +1,73 @@
+"""The media-stream server's part in opt-outs: it hears them, and it refuses calls to them.
+
+A call the server carries may have been placed by a campaign on another machine, which learns
+the outcome only from a pub/sub `call.ended` event that can be lost.  So the server journals
+the opt-out itself, at the turn the debtor says it (`journal_when_heard`), then copies it to
+the campaign store's opt-out set when one is configured (off the event loop, with short
+timeouts: a stalled Redis must not stall the calls).  The journal write itself stays on the
+loop, synchronous: one fsync per opted-out call, so nothing about the call can overtake it.
+At every call start it asks the journal and that set; if the store cannot answer, the
+journal's answer stands and the gap is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+from loguru import logger
+
+from dialogue.session import CallSession
+from telephony.campaign.opt_out_journal import OptOutJournal
+from telephony.campaign.opt_outs import OptOuts, journal_when_heard
+from telephony.campaign.redis_store import RedisStore
+from telephony.server.settings import ServerSettings
+
+STORE_TIMEOUT_S = 1.0  # per Redis command; the check runs on a thread, but a call start waits for it
+
+
+def server_opt_outs(settings: ServerSettings) -> OptOuts:
+    """The journal (always), and the campaigns' Redis opt-out set when `opt_out_redis_url` is set."""
+    store = None
+    if settings.opt_out_redis_url:
+        client = redis.Redis.from_url(settings.opt_out_redis_url, decode_responses=True,
+                                      socket_connect_timeout=STORE_TIMEOUT_S, socket_timeout=STORE_TIMEOUT_S)
+        store = RedisStore(client, settings.opt_out_prefix)
+    return OptOuts(store, OptOutJournal(settings.opt_out_journal_path()))
+
+
+def _ask(opt_outs: OptOuts, account_id: str) -> bool:
+    try:
+        opt_outs.replay()  # what this server journaled while the store was away
+        return opt_outs.is_opted_out(account_id)
+    except Exception as exc:  # noqa: BLE001 - the store is optional here: the journal answers
+        logger.warning(f"opt-out check for {account_id}: the campaign store did not answer "
+                       f"({type(exc).__name__}: {exc}); the opt-out journal alone decides")
+        return opt_outs.journaled(account_id)
+
+
+async def opted_out_at_start(opt_outs: OptOuts, account_id: str) -> bool:
+    """Has this account opted out, in the journal or the store?  Off the event loop."""
+    if opt_outs.store is None:
+        return opt_outs.journaled(account_id)  # a stat and a dict lookup: no thread needed
+    return await asyncio.to_thread(_ask, opt_outs, account_id)
+
+
+def _copy_to_store(opt_outs: OptOuts) -> None:
+    try:
+        opt_outs.replay()
+    except Exception as exc:  # noqa: BLE001 - journaled already; the next call start retries
+        logger.error(f"an opt-out heard on a call is journaled but the campaign store refused it "
+                     f"({type(exc).__name__}: {exc}); it is copied at a later call start")
+
+
+def watch_call(opt_outs: OptOuts, session: CallSession, carrier_call_id: str | None) -> None:
+    """Journal the call's opt-out the moment it is heard, then tell the store off the loop."""
+    loop = asyncio.get_running_loop()
+
+    def to_store() -> None:
+        if opt_outs.store is not None:
+            loop.run_in_executor(None, _copy_to_store, opt_outs)
+
+    session.listeners.append(journal_when_heard(opt_outs, session.account.id, "media_stream", after=to_store,
+                                                call_id=session.call_id, carrier_call_id=carrier_call_id))
