@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from amd_set import line, speak, trim  # noqa: E402  (voices, line noise + mu-law, trimming)
 
 from voicebot.audio.vad.pause import PauseVADProcessor, UserPausedFrame  # noqa: E402
+from voicebot.audio.vad.text_turn import TextTurnVADProcessor  # noqa: E402
 from voicebot.audio.vad.turn_end import SmartTurnVADProcessor  # noqa: E402
 from voicebot.pipeline import listening  # noqa: E402
 from voicebot.transports.simulated.debtor import last_voiced_s  # noqa: E402
@@ -91,6 +92,7 @@ PAUSED = {
         "I can do | maybe | two hundred.",
     ],
 }
+TURN_SETS = Path(__file__).resolve().parent.parent / "tests/data/turns"  # the blind sets
 PLAIN = {
     "dev": [
         "Yes, this is John.", "I can pay on Friday.", "How much do I owe?", "Stop calling me.",
@@ -101,6 +103,20 @@ PLAIN = {
         "Can you call me back tomorrow?", "That's not my debt.", "Okay, that works for me.",
     ],
 }
+
+
+def _locked() -> None:
+    """The blind sets, measured on and never tuned on: tests/data/turns/locked_en.yml as
+    "locked", locked_en_b.yml as "locked_b"."""
+    import yaml
+
+    for path in sorted(TURN_SETS.glob("locked_en*.yml")):
+        name = "locked" + path.stem.removeprefix("locked_en")
+        data = yaml.safe_load(path.read_text())
+        PAUSED[name], PLAIN[name] = data["paused"], data["plain"]
+
+
+_locked()
 
 
 @dataclass
@@ -171,7 +187,7 @@ async def make_turn(text: str, voice: str, name: str, rng: np.random.Generator) 
 async def build(which: str = "all", seed: int = 11, variants: int = 2) -> tuple[list[Turn], int]:
     """The turns of `which` set(s); paused sentences `variants` times (other pause lengths)."""
     rng = np.random.default_rng(seed)
-    sets = ["dev", "heldout"] if which == "all" else [which]
+    sets = ["dev", "heldout"] if which == "all" else which.split("+")
     turns, skipped = [], 0
     for voice in VOICES:
         for s in sets:
@@ -218,6 +234,7 @@ class Outcome:
     probabilities: list[float] = field(default_factory=list)  # the verdict on each
     verdict_ms: list[float] = field(default_factory=list)  # pause announced -> verdict back
     cpu_ms: list[float] = field(default_factory=list)
+    heard: list = field(default_factory=list)  # "text": (words at a pause, verdict, ended)
 
 
 async def run_turn(turn: Turn, mode: str, threshold: float | None = None) -> Outcome:
@@ -225,12 +242,17 @@ async def run_turn(turn: Turn, mode: str, threshold: float | None = None) -> Out
     silence-only turn end with another stop (a reference, not a call setting)."""
     if mode.startswith("vad:"):
         vad = PauseVADProcessor(vad_analyzer=listening.call_vad(RATE, "webrtc", float(mode[4:])))
+    elif mode.startswith("text:"):  # another wait for a sentence that often goes on
+        vad = listening.call_turn_end(RATE, "webrtc", "text")
+        vad._probable_secs = float(mode[5:])
     else:
         vad = listening.call_turn_end(RATE, "webrtc", mode)
     if threshold is not None and isinstance(vad, SmartTurnVADProcessor):
         vad._threshold = threshold
     tap = _Tap()
-    worker = PipelineWorker(Pipeline([vad, tap]), params=PipelineParams(audio_in_sample_rate=RATE),
+    # "text" ends turns on the recogniser's words at a pause: the recogniser is part of it.
+    ear = [listening.call_recogniser("en", RATE)] if isinstance(vad, TextTurnVADProcessor) else []
+    worker = PipelineWorker(Pipeline([vad, tap, *ear]), params=PipelineParams(audio_in_sample_rate=RATE),
                             idle_timeout_secs=None, cancel_on_idle_timeout=False, enable_rtvi=False,
                             enable_turn_tracking=False, check_dangling_tasks=False)
     started = asyncio.Event()
@@ -260,6 +282,8 @@ async def run_turn(turn: Turn, mode: str, threshold: float | None = None) -> Out
     out = Outcome(turn.name, turn.paused, turn.voice, stops, premature,
                   None if first is None or premature else first - turn.speech_end,
                   pause_at=[at for kind, at, _ in tap.events if kind == "pause"])
+    if isinstance(vad, TextTurnVADProcessor):
+        out.heard = [(text, sounds.value, ended) for text, sounds, ended in vad.verdicts]
     if isinstance(vad, SmartTurnVADProcessor):
         pauses = [wall for kind, _, wall in tap.events if kind == "pause"]
         verdicts = list(vad.verdicts)
@@ -361,9 +385,10 @@ def show(mode: str, figures: dict) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modes", default="vad,smart")
-    parser.add_argument("--set", default="all", choices=["dev", "heldout", "all"])
+    parser.add_argument("--set", default="all", help="dev, heldout, all (dev+heldout), locked, locked_b, or a+b")
     parser.add_argument("--variants", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--pause", type=float, default=None, help="override TURN_PAUSE_SECS (smart, text)")
     parser.add_argument("--threshold", type=float, default=None, help="override TURN_COMPLETE_THRESHOLD")
     parser.add_argument("--sweep", default="", help="thresholds to estimate from a probe pass, e.g. 0.5,0.7,0.9")
     parser.add_argument("--sweep-silence", default="0.8,1.0,1.2", help="longest silences for the estimates")
@@ -371,13 +396,16 @@ async def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("var/bench/turn_end.json"))
     args = parser.parse_args()
 
+    if args.pause:
+        listening.TURN_PAUSE_SECS = listening.TEXT_PAUSE_SECS = args.pause
     turns, skipped = ([], 0) if args.probes else await build(args.set, variants=args.variants)
     paused = [t for t in turns if t.paused]
     print(f"{len(turns)} turns ({len(paused)} paused, {sum(len(t.pauses) for t in paused)} pauses of "
           f"{PAUSE_RANGE[0]}-{PAUSE_RANGE[1]} s; {skipped} skipped: comma gaps not found), "
           f"cores {os.cpu_count()}, load {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     report: dict = {"turns": [{k: v for k, v in asdict(t).items() if k != "audio"} for t in turns],
-                    "settings": {"pause_s": 0.2, "vad_stop_s": listening.VAD_STOP_SECS,
+                    "settings": {"pause_s": listening.TURN_PAUSE_SECS, "text_pause_s": listening.TEXT_PAUSE_SECS,
+                                 "probable_s": listening.TURN_PROBABLE_SECS, "vad_stop_s": listening.VAD_STOP_SECS,
                                  "max_silence_s": listening.TURN_MAX_SILENCE_SECS,
                                  "threshold": args.threshold or listening.TURN_COMPLETE_THRESHOLD},
                     "load_before": os.getloadavg(), "modes": {}}

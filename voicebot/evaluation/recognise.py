@@ -98,7 +98,7 @@ class Listener:
         self.sample_rate = sample_rate
         self.vad_kind = vad_kind
         self.turn_end = turn_end()  # VOICEBOT_TURN, read once: the whole run ends turns one way
-        probe_turn = call_turn_end(sample_rate, vad_kind, self.turn_end)  # loads its model now
+        probe_turn = call_turn_end(sample_rate, vad_kind, self.turn_end, locale)  # loads its model now
         probe = call_recogniser(locale, sample_rate, self.hints)  # loads the model now
         # Constants (VAD timing, pause, Smart Turn threshold) live in the code, which the cache
         # key fingerprints (`transcript_cache.AUDIO_PATH_MODULES`); here what is chosen at run time.
@@ -128,7 +128,7 @@ class Listener:
         head, tail = _Tap(), _Tap()
         pipeline = Pipeline([
             head,
-            call_turn_end(rate, self.vad_kind, self.turn_end),
+            call_turn_end(rate, self.vad_kind, self.turn_end, self.locale),
             call_recogniser(self.locale, rate, self.hints),
             tail,
         ])

@@ -39,6 +39,8 @@ AUDIO_PATH_MODULES: tuple[str, ...] = (
     "voicebot.audio.vad.webrtc",
     "voicebot.audio.vad.pause",
     "voicebot.audio.vad.turn_end",
+    "voicebot.audio.vad.text_turn",
+    "dialogue.nlu.turn_finished",
     "voicebot.audio.turn.smart_turn",
     "voicebot.services.whisper.stt",
     "voicebot.services.whisper.decode",

@@ -26,7 +26,7 @@ def make_stt(session: CallSession, sample_rate: int):
 
 
 def call_parts(session: CallSession, sample_rate: int, vad_kind: str = "webrtc") -> CallParts:
-    vad = call_turn_end(sample_rate, vad_kind)  # VAD + pauses (+ Smart Turn, VOICEBOT_TURN)
+    vad = call_turn_end(sample_rate, vad_kind, locale=session.scripts.locale)  # VAD, pauses, turn end
     try:
         stt = make_stt(session, sample_rate)
     except ModelNotFoundError as exc:

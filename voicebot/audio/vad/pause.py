@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
-from pipecat.frames.frames import Frame, InputAudioRawFrame, SystemFrame
+from pipecat.frames.frames import Frame, InputAudioRawFrame, SystemFrame, VADUserStoppedSpeakingFrame
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameDirection
 
@@ -30,6 +30,16 @@ class UserPausedFrame(SystemFrame):
     A system frame, like the audio and VAD frames it sits between, so it keeps their order."""
 
     pause_secs: float = 0.0
+    pause_id: int = 0  # which pause of the stream (numbered by the VAD processor)
+
+
+@dataclass
+class PauseTranscriptFrame(SystemFrame):
+    """Upstream, from a recogniser that decoded the turn so far at pause `pause_id`: what it
+    heard, for an end of turn that listens to the words (`text_turn.TextTurnVADProcessor`)."""
+
+    text: str = ""
+    pause_id: int = 0
 
 
 def trailing_silence_secs(analyzer: VADAnalyzer) -> float:
@@ -53,8 +63,12 @@ class PauseVADProcessor(VADProcessor):
         self._analyzer = vad_analyzer
         self._pause_secs = pause_secs
         self._announced = False
+        self._pause_id = 0  # the latest pause announced
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
+        if isinstance(frame, PauseTranscriptFrame):  # ends here: the transport has no use for it
+            await self.heard_at_pause(frame)
+            return
         await super().process_frame(frame, direction)  # the audio frame goes on first
         if not isinstance(frame, InputAudioRawFrame):
             return
@@ -68,4 +82,28 @@ class PauseVADProcessor(VADProcessor):
     async def paused(self, silence_secs: float) -> None:
         """The debtor has been silent for `silence_secs` (>= pause_secs): say so downstream.
         Subclasses (`turn_end.SmartTurnVADProcessor`) do more here."""
-        await self.push_frame(UserPausedFrame(pause_secs=silence_secs))
+        self._pause_id += 1
+        await self.push_frame(UserPausedFrame(pause_secs=silence_secs, pause_id=self._pause_id))
+
+    async def heard_at_pause(self, frame: PauseTranscriptFrame) -> None:
+        """The recogniser's words at a pause; ending the turn on them is a subclass's choice."""
+
+    def in_pause(self, pause_id: int) -> float:
+        """Silence so far if the debtor is still in pause `pause_id`, else 0."""
+        if not self._announced or pause_id != self._pause_id:
+            return 0.0
+        return trailing_silence_secs(self._analyzer)
+
+    async def end_turn(self, silence_secs: float) -> None:
+        """Stop the turn now, as the VAD would at `stop_secs`: both pipecat state machines
+        (the analyzer's and its controller's, pipecat 1.14) go to QUIET so neither reports
+        this stop again, then the stop frame goes both ways, as VADProcessor sends its own.
+        `stop_secs` in the frame is the silence so far, so the recogniser keeps the pause's
+        speculative decode and the dialogue's timing stays true."""
+        analyzer: Any = self._analyzer
+        analyzer._vad_state = VADState.QUIET
+        analyzer._vad_stopping_count = 0
+        analyzer._vad_starting_count = 0
+        self._vad_controller._vad_state = VADState.QUIET
+        self._announced = False
+        await self.broadcast_frame(VADUserStoppedSpeakingFrame, stop_secs=silence_secs)

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 from loguru import logger
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
-from pipecat.frames.frames import Frame, InputAudioRawFrame, VADUserStoppedSpeakingFrame
+from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection
 
 from voicebot.audio.turn.smart_turn import WINDOW_SECS, SmartTurnModel, TurnVerdict
-from voicebot.audio.vad.pause import PAUSE_SECS, PauseVADProcessor, trailing_silence_secs
+from voicebot.audio.vad.pause import PAUSE_SECS, PauseVADProcessor
 from voicebot.services import deadline_executor, stats_log
 from voicebot.services.deadline_executor import DeadlineExecutor, inference_executor
 
@@ -57,7 +57,6 @@ class SmartTurnVADProcessor(PauseVADProcessor):
         self._executor = executor
         self._audio: deque[bytes] = deque()  # the turn so far (or the pre-roll between turns)
         self._audio_bytes = 0
-        self._pause_id = 0
         self._lock = asyncio.Lock()  # a verdict ends the turn between frames, never inside one
         #: Recent verdicts with whether each ended the turn (for tests and benchmarks).
         self.verdicts: deque[tuple[TurnVerdict, bool]] = deque(maxlen=verdicts_kept)
@@ -83,13 +82,12 @@ class SmartTurnVADProcessor(PauseVADProcessor):
     async def paused(self, silence_secs: float) -> None:
         """Ask the model (first, so it is queued before the recogniser's speculative decode),
         then announce the pause as usual."""
-        self._pause_id += 1
         rate = self._analyzer.sample_rate
         pcm = np.frombuffer(b"".join(self._audio), dtype=np.int16)
         if len(pcm) and rate:
             executor = self._executor or inference_executor("asr")
             future = executor.submit(deadline_executor.now(), self._model.verdict, pcm, rate)
-            self.create_task(self._decide(self._pause_id, asyncio.wrap_future(future)),
+            self.create_task(self._decide(self._pause_id + 1, asyncio.wrap_future(future)),
                              name="smart-turn-verdict")
         await super().paused(silence_secs)
 
@@ -102,27 +100,19 @@ class SmartTurnVADProcessor(PauseVADProcessor):
         ended = False
         if result.probability > self._threshold:
             async with self._lock:
-                silence = trailing_silence_secs(self._analyzer)
-                if self._announced and pause_id == self._pause_id and silence > 0:
-                    await self._end_turn(silence)
+                silence = self.in_pause(pause_id)
+                if silence > 0:
+                    await self.end_turn(silence)
                     ended = True
         self.verdicts.append((result, ended))
         stats_log.record("turn", probability=round(result.probability, 4), ended=ended,
                          processing_s=result.processing_secs, cpu_s=result.cpu_secs,
                          audio_s=result.audio_secs)
 
-    async def _end_turn(self, silence_secs: float) -> None:
-        """Stop the turn now, as the VAD would at `stop_secs`: both pipecat state machines
-        (the analyzer's and its controller's, pipecat 1.14) go to QUIET so neither reports
-        this stop again, then the stop frame goes both ways, as VADProcessor sends its own."""
-        analyzer: Any = self._analyzer
-        analyzer._vad_state = VADState.QUIET
-        analyzer._vad_stopping_count = 0
-        analyzer._vad_starting_count = 0
-        self._vad_controller._vad_state = VADState.QUIET
+    async def end_turn(self, silence_secs: float) -> None:
         self._trim(PRE_SPEECH_SECS)
         logger.debug(f"{self}: turn complete after {silence_secs:.2f} s of silence")
-        await self.broadcast_frame(VADUserStoppedSpeakingFrame, stop_secs=silence_secs)
+        await super().end_turn(silence_secs)
 
     def _keep(self, audio: bytes) -> None:
         self._audio.append(audio)

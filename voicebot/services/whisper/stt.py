@@ -41,7 +41,7 @@ from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.tracing.service_decorators import traced_stt
 from pipecat.utils.types import NOT_GIVEN, NotGiven, assert_given
 
-from voicebot.audio.vad.pause import UserPausedFrame
+from voicebot.audio.vad.pause import PauseTranscriptFrame, UserPausedFrame
 from voicebot.services import deadline_executor, stats_log
 from voicebot.services.deadline_executor import inference_executor
 from voicebot.services.whisper.decode import (
@@ -53,7 +53,7 @@ from voicebot.services.whisper.decode import (
 from voicebot.services.whisper.model import SharedWhisper, load_shared_whisper
 
 Decoder = Literal["short_window", "transcribe"]
-SPECULATION_SLACK_S = 0.25  # a pause's decode is needed about when the VAD's stop follows
+SPECULATION_SLACK_S = 0.05  # a pause's decode may end the turn itself (turn end "text"): due at once
 
 
 @dataclass
@@ -129,7 +129,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         num_workers: int | None = None,
         min_window_secs: float = 10.0,
         window_margin_secs: float = 1.0,
-        tokens_per_sec: float = 4.0,
+        tokens_per_sec: float = 6.0,
         beam_size: int = 5,
         hotwords: str | None = None,
         initial_prompt: str | None = None,
@@ -240,6 +240,18 @@ class LocalWhisperSTTService(SegmentedSTTService):
             if self._speculation is not None:  # the debtor went on talking after that pause
                 stats_log.record("asr_speculation", used=False)
             self._speculation = self._start_speculation(frame.pause_secs)
+            if self._speculation is not None:
+                self.create_task(self._report(self._speculation, frame.pause_id), name="pause-words")
+
+    async def _report(self, spec: Speculation, pause_id: int) -> None:
+        """Send the pause's words upstream, where the end of turn may act on them; a decode the
+        debtor outspoke is still sent: the VAD processor knows the pause is over."""
+        try:
+            result, _cpu = await spec.result
+        except Exception:  # the final decode reports it; the turn just waits for the VAD's stop
+            return
+        await self.push_frame(PauseTranscriptFrame(text=result.text, pause_id=pause_id),
+                              FrameDirection.UPSTREAM)
 
     def _start_speculation(self, pause_secs: float) -> Speculation | None:
         if not self._audio_buffer or not self.is_usable:
