@@ -176,6 +176,21 @@ def test_fast_scorer_agrees_with_sklearn(shipped, held_out):
               f"over {len(texts)} texts")
 
 
+def test_fast_scorer_with_two_intents_gives_both_probabilities():
+    """sklearn keeps a single logit for two classes; the fast scorer used to return [1.0]."""
+    from dialogue.nlu.classifier import train
+    from dialogue.nlu.rasa_format import Example
+
+    data = NluData([Example(t, "affirm") for t in ("yes", "yeah sure", "correct", "that's right")]
+                   + [Example(t, "deny") for t in ("no", "nope", "not at all", "that's wrong")])
+    model = train(data, "en")
+    for text in ("yes", "no", "maybe", ""):
+        fast, slow = model.scores(text), model.sklearn_scores(text)
+        assert fast.shape == (2,) and fast.sum() == pytest.approx(1.0)
+        np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-9, err_msg=repr(text))
+    assert model.labels[int(np.argmax(model.scores("nope")))] == "deny"
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 def test_held_out_accuracy(shipped, held_out, locale):
     report = evaluate(shipped[locale], held_out[locale], TODAY)

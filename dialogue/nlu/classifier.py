@@ -64,12 +64,17 @@ class _FastScorer:
         self.parts = []
         offset = 0
         weights = model.coef_.T.astype(np.float64)  # (n_features, n_classes)
+        intercept = model.intercept_.astype(np.float64)
+        if weights.shape[1] == 1:  # two intents: sklearn keeps one logit (the second class's);
+            # the first's is 0, and a softmax over [0, z] is sklearn's sigmoid(z)
+            weights = np.hstack([np.zeros_like(weights), weights])
+            intercept = np.concatenate([[0.0], intercept])
         for _, vec in features.transformer_list:
             size = len(vec.vocabulary_)
             self.parts.append((vec.build_analyzer(), vec.vocabulary_, vec.idf_,
                                weights[offset:offset + size]))
             offset += size
-        self.intercept = model.intercept_.astype(np.float64)
+        self.intercept = intercept
 
     def probabilities(self, text: str) -> np.ndarray:
         logits = self.intercept.copy()

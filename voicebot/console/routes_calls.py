@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -24,9 +25,15 @@ CSV_FIELDS = ["call_id", "started_at", "account_id", "debtor_name", "phone", "lo
               "outcome", "score", "tags", "escalated", "low_confidence", "identity_confirmed", "duration_s"]
 
 
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
 def _cell(value: object) -> object:
-    """Text a spreadsheet would run as a formula (=, +, -, @ first) is quoted; numbers pass."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit():
+    """Text a spreadsheet would run as a formula (=, +, -, @, tab or CR first) is quoted, so
+    "=1+HYPERLINK(...)" and "-2+3+cmd|..." stay text (OWASP's CSV injection advice); a plain
+    signed number ("-12.50") passes as it is."""
+    if (isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r")
+            and not _NUMBER.fullmatch(value)):
         return "'" + value
     return value
 
