@@ -43,10 +43,8 @@ import numpy as np  # noqa: E402
 from loguru import logger  # noqa: E402
 from pipecat.frames.frames import (  # noqa: E402
     EndFrame, Frame, InputAudioRawFrame, VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame)
-from pipecat.pipeline.pipeline import Pipeline  # noqa: E402
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker  # noqa: E402
+from pipecat.pipeline.worker import PipelineWorker  # noqa: E402
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor  # noqa: E402
-from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from amd_set import line, speak, trim  # noqa: E402  (voices, line noise + mu-law, trimming)
@@ -55,6 +53,7 @@ from voicebot.audio.vad.pause import PauseVADProcessor, UserPausedFrame  # noqa:
 from voicebot.audio.vad.text_turn import TextTurnVADProcessor  # noqa: E402
 from voicebot.audio.vad.turn_end import SmartTurnVADProcessor  # noqa: E402
 from voicebot.pipeline import listening  # noqa: E402
+from voicebot.pipeline.offline import run_offline  # noqa: E402
 from voicebot.transports.simulated.debtor import last_voiced_s  # noqa: E402
 
 logger.remove()
@@ -252,17 +251,7 @@ async def run_turn(turn: Turn, mode: str, threshold: float | None = None) -> Out
     tap = _Tap()
     # "text" ends turns on the recogniser's words at a pause: the recogniser is part of it.
     ear = [listening.call_recogniser("en", RATE)] if isinstance(vad, TextTurnVADProcessor) else []
-    worker = PipelineWorker(Pipeline([vad, tap, *ear]), params=PipelineParams(audio_in_sample_rate=RATE),
-                            idle_timeout_secs=None, cancel_on_idle_timeout=False, enable_rtvi=False,
-                            enable_turn_tracking=False, check_dangling_tasks=False)
-    started = asyncio.Event()
-
-    @worker.event_handler("on_pipeline_started")
-    async def _started(_worker, _frame) -> None:
-        started.set()
-
-    async def feed() -> None:
-        await started.wait()
+    async def feed(worker: PipelineWorker) -> None:
         step = RATE * FRAME_MS // 1000
         t0 = time.perf_counter()
         for i, at in enumerate(range(0, len(turn.audio) - step + 1, step)):
@@ -273,9 +262,7 @@ async def run_turn(turn: Turn, mode: str, threshold: float | None = None) -> Out
         await asyncio.sleep(0.3)  # a last verdict in flight
         await worker.queue_frame(EndFrame())
 
-    runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
-    await runner.add_workers(worker)
-    await asyncio.gather(runner.run(), feed())
+    await run_offline([vad, tap, *ear], RATE, feed)
     stops = [at for kind, at, _ in tap.events if kind == "stop"]
     first = stops[0] if stops else None
     premature = first is not None and first < turn.speech_end  # ended before the last words did

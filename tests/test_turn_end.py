@@ -22,10 +22,8 @@ import numpy as np
 import pytest
 from pipecat.frames.frames import (EndFrame, Frame, InputAudioRawFrame, TranscriptionFrame,
                                    VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame)
-from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.workers.runner import WorkerRunner
 
 import speech
 from voicebot.audio.turn.smart_turn import SmartTurnModel, shared_smart_turn
@@ -33,6 +31,7 @@ from voicebot.audio.vad.pause import PauseVADProcessor, UserPausedFrame
 from voicebot.audio.vad.text_turn import TextTurnVADProcessor
 from voicebot.audio.vad.turn_end import SmartTurnVADProcessor
 from voicebot.pipeline import listening
+from voicebot.pipeline.offline import run_offline
 
 RATE = 8000
 STEP = RATE * 20 // 1000  # 20 ms frames, as carriers send them
@@ -100,17 +99,8 @@ def listen(pcm: np.ndarray, vad: PauseVADProcessor, *after: FrameProcessor) -> T
     the model's verdict on it (or, for "text", the verdict on the recogniser's words) before the
     next frame (lock-step, see the module doc)."""
     tap = Tap()
-    worker = PipelineWorker(Pipeline([vad, *after, tap]), params=PipelineParams(audio_in_sample_rate=RATE),
-                            idle_timeout_secs=None, cancel_on_idle_timeout=False, enable_rtvi=False,
-                            enable_turn_tracking=False, check_dangling_tasks=False)
-    started = asyncio.Event()
 
-    @worker.event_handler("on_pipeline_started")
-    async def _started(_worker, _frame) -> None:
-        started.set()
-
-    async def feed() -> None:
-        await started.wait()
+    async def feed(worker: PipelineWorker) -> None:
         pauses = 0
         for at in range(0, len(pcm) - STEP + 1, STEP):
             await worker.queue_frame(InputAudioRawFrame(pcm[at:at + STEP].tobytes(), RATE, 1))
@@ -126,12 +116,7 @@ def listen(pcm: np.ndarray, vad: PauseVADProcessor, *after: FrameProcessor) -> T
         await asyncio.sleep(0.5)  # a transcript in flight
         await worker.queue_frame(EndFrame())
 
-    async def run() -> None:
-        runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
-        await runner.add_workers(worker)
-        await asyncio.gather(runner.run(), feed())
-
-    asyncio.run(run())
+    asyncio.run(run_offline([vad, *after, tap], RATE, feed))
     return tap
 
 

@@ -20,7 +20,6 @@ only wall time changes.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -28,13 +27,12 @@ from typing import Any
 import numpy as np
 from pipecat.frames.frames import (EndFrame, ErrorFrame, Frame, InputAudioRawFrame,
                                    TranscriptionFrame, VADUserStoppedSpeakingFrame)
-from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.workers.runner import WorkerRunner
 
 from voicebot.evaluation.phone_line import LINE_RATE, pad
 from voicebot.pipeline.listening import call_recogniser, call_turn_end, turn_end
+from voicebot.pipeline.offline import run_offline
 
 FRAME_MS = 20      # carrier packetisation (G.711 RTP, Twilio media frames)
 LEAD_SECS = 0.6    # line silence before the caller speaks
@@ -42,7 +40,6 @@ TAIL_SECS = 0.6    # and after
 # Then the caller waits for the bot, silent: long enough for the longest silence a turn may
 # hold (Smart Turn's fallback, 1.2 s) to end a turn nobody called complete.
 HOLD_SECS = 1.0
-START_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -126,31 +123,17 @@ class Listener:
         frames = [InputAudioRawFrame(audio=audio[i:i + step].tobytes(), sample_rate=rate, num_channels=1)
                   for i in range(0, len(audio) - step + 1, step)]
         head, tail = _Tap(), _Tap()
-        pipeline = Pipeline([
+        processors = [
             head,
             call_turn_end(rate, self.vad_kind, self.turn_end, self.locale),
             call_recogniser(self.locale, rate, self.hints),
             tail,
-        ])
-        worker = PipelineWorker(
-            pipeline,
-            params=PipelineParams(audio_in_sample_rate=rate, audio_out_sample_rate=rate),
-            idle_timeout_secs=None, cancel_on_idle_timeout=False, enable_rtvi=False,
-            enable_turn_tracking=False, check_dangling_tasks=False,
-        )
-        started = asyncio.Event()
+        ]
 
-        @worker.event_handler("on_pipeline_started")
-        async def _started(_worker: PipelineWorker, _frame: Frame) -> None:
-            started.set()
-
-        async def feed() -> None:
-            await asyncio.wait_for(started.wait(), START_TIMEOUT_S)
+        async def feed(worker: PipelineWorker) -> None:
             await worker.queue_frames([*frames, EndFrame()])  # EndFrame: queued turns still decode
 
-        runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
-        await runner.add_workers(worker)
-        await asyncio.gather(runner.run(), feed())
+        await run_offline(processors, rate, feed)
         segments = [t.strip() for t in tail.transcripts if t.strip()]
         return Heard(" ".join(segments), segments, tail.turns, head.errors + tail.errors)
 

@@ -30,6 +30,7 @@ AUDIO_PATH_MODULES: tuple[str, ...] = (
     "voicebot.evaluation.speak",
     "voicebot.evaluation.phone_line",
     "voicebot.evaluation.recognise",
+    "voicebot.pipeline.offline",
     "voicebot.pipeline.listening",
     "voicebot.services.piper.base",
     "voicebot.services.piper.tts",

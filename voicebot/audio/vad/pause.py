@@ -63,7 +63,7 @@ class PauseVADProcessor(VADProcessor):
         self._analyzer = vad_analyzer
         self._pause_secs = pause_secs
         self._announced = False
-        self._pause_id = 0  # the latest pause announced
+        self._pause_id = 0  # the latest pause (numbered before `paused` is called)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         if isinstance(frame, PauseTranscriptFrame):  # ends here: the transport has no use for it
@@ -77,12 +77,12 @@ class PauseVADProcessor(VADProcessor):
             self._announced = False
         elif silence >= self._pause_secs and not self._announced:
             self._announced = True
+            self._pause_id += 1
             await self.paused(silence)
 
     async def paused(self, silence_secs: float) -> None:
         """The debtor has been silent for `silence_secs` (>= pause_secs): say so downstream.
         Subclasses (`turn_end.SmartTurnVADProcessor`) do more here."""
-        self._pause_id += 1
         await self.push_frame(UserPausedFrame(pause_secs=silence_secs, pause_id=self._pause_id))
 
     async def heard_at_pause(self, frame: PauseTranscriptFrame) -> None:

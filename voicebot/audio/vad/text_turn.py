@@ -20,6 +20,7 @@ here: the recogniser's decode was made anyway.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from loguru import logger
@@ -38,15 +39,15 @@ class TextTurnVADProcessor(PauseVADProcessor):
     `vad_analyzer.params.stop_secs` is the fallback: the most silence a turn may hold."""
 
     def __init__(self, *, vad_analyzer: VADAnalyzer, locale: str = "en", probable_secs: float = 0.7,
-                 pause_secs: float = PAUSE_SECS, **kwargs: Any):
+                 pause_secs: float = PAUSE_SECS, verdicts_kept: int = 50, **kwargs: Any):
         super().__init__(vad_analyzer=vad_analyzer, pause_secs=pause_secs, **kwargs)
         if not pause_secs <= probable_secs <= vad_analyzer.params.stop_secs:
             raise ValueError(f"probable_secs must be in [pause_secs, stop_secs] (got {probable_secs})")
         self._locale = locale
         self._probable_secs = probable_secs
         self._end_at: tuple[int, float] | None = None  # (pause id, silence) that ends the turn
-        #: The latest verdicts (text, sounds, ended), for tests and benchmarks.
-        self.verdicts: list[tuple[str, TurnSounds, bool]] = []
+        #: Recent verdicts (text, sounds, ended), for tests and benchmarks.
+        self.verdicts: deque[tuple[str, TurnSounds, bool]] = deque(maxlen=verdicts_kept)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -65,7 +66,7 @@ class TextTurnVADProcessor(PauseVADProcessor):
             return  # the debtor spoke again (or the turn already ended): these words are old
         sounds = turn_sounds(frame.text, self._locale)
         ended = sounds is TurnSounds.FINISHED
-        self.verdicts = [*self.verdicts[-49:], (frame.text, sounds, ended)]
+        self.verdicts.append((frame.text, sounds, ended))
         stats_log.record("turn_text", sounds=sounds.value, silence_s=round(silence, 3))
         if ended:
             logger.debug(f"{self}: [{frame.text}] sounds finished after {silence:.2f} s of silence")

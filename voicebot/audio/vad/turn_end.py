@@ -87,7 +87,7 @@ class SmartTurnVADProcessor(PauseVADProcessor):
         if len(pcm) and rate:
             executor = self._executor or inference_executor("asr")
             future = executor.submit(deadline_executor.now(), self._model.verdict, pcm, rate)
-            self.create_task(self._decide(self._pause_id + 1, asyncio.wrap_future(future)),
+            self.create_task(self._decide(self._pause_id, asyncio.wrap_future(future)),
                              name="smart-turn-verdict")
         await super().paused(silence_secs)
 
