@@ -17,6 +17,11 @@ time (verdicts take real time), `--concurrency` turns at once.
 Reported per mode, for paused and plain turns:
 - premature cut-offs: the turn ended (first `VADUserStoppedSpeakingFrame`) before its last
   voiced sample, i.e. inside a pause: the bot would have answered half a sentence;
+- of those, how many the dialogue takes back (the debtor's VAD start came within
+  `CONTINUE_WINDOW_S` of the early end, so `DialogueProcessor` undoes the reply and hears the
+  whole sentence: the cut-off costs the debtor at most a fragment of a reply, not a wrong
+  answer) and how soon the debtor went on (`resume_ms`: the reply's first audio needs ~150-300
+  ms, so a later resume heard the start of a reply that then stopped);
 - end-of-turn delay: from the last voiced 10 ms (RMS above 300, as the simulated carrier's
   debtor times a reply) to the turn's end, p50 / p95, over the turns not cut off (the silence
   a debtor waits before the bot even starts to answer);
@@ -53,6 +58,7 @@ from voicebot.audio.vad.pause import PauseVADProcessor, UserPausedFrame  # noqa:
 from voicebot.audio.vad.text_turn import TextTurnVADProcessor  # noqa: E402
 from voicebot.audio.vad.turn_end import SmartTurnVADProcessor  # noqa: E402
 from voicebot.pipeline import listening  # noqa: E402
+from voicebot.pipeline.dialogue_processor import CONTINUE_WINDOW_S  # noqa: E402
 from voicebot.pipeline.offline import run_offline  # noqa: E402
 from voicebot.transports.simulated.debtor import last_voiced_s  # noqa: E402
 
@@ -229,6 +235,7 @@ class Outcome:
     stops: list[float]
     premature: bool
     delay_s: float | None  # last voiced sample to the turn's end (None: cut off, or no end)
+    resume_s: float | None = None  # cut off: the turn's end to the debtor's next VAD start
     pause_at: list[float] = field(default_factory=list)  # pause announcements (audio s)
     probabilities: list[float] = field(default_factory=list)  # the verdict on each
     verdict_ms: list[float] = field(default_factory=list)  # pause announced -> verdict back
@@ -266,8 +273,10 @@ async def run_turn(turn: Turn, mode: str, threshold: float | None = None) -> Out
     stops = [at for kind, at, _ in tap.events if kind == "stop"]
     first = stops[0] if stops else None
     premature = first is not None and first < turn.speech_end  # ended before the last words did
+    resumed = [at for kind, at, _ in tap.events if kind == "start" and first is not None and at > first]
     out = Outcome(turn.name, turn.paused, turn.voice, stops, premature,
                   None if first is None or premature else first - turn.speech_end,
+                  resume_s=resumed[0] - first if premature and resumed else None,
                   pause_at=[at for kind, at, _ in tap.events if kind == "pause"])
     if isinstance(vad, TextTurnVADProcessor):
         out.heard = [(text, sounds.value, ended) for text, sounds, ended in vad.verdicts]
@@ -302,10 +311,15 @@ def summarise(outcomes: list[Outcome]) -> dict:
     for label, paused in (("paused", True), ("plain", False)):
         group = [o for o in outcomes if o.paused == paused]
         delays = [o.delay_s * 1000 for o in group if o.delay_s is not None]
+        resumes = [o.resume_s * 1000 for o in group if o.resume_s is not None]
         out[label] = {
             "turns": len(group),
             "premature": sum(o.premature for o in group),
             "premature_rate": sum(o.premature for o in group) / len(group) if group else None,
+            # cut off, but the debtor went on soon enough for the dialogue to take the turn back
+            "continued": sum(o.premature and o.resume_s is not None and o.resume_s <= CONTINUE_WINDOW_S
+                             for o in group),
+            "resume_ms": {"p50": pct(resumes, 50), "p95": pct(resumes, 95)},
             "no_end": sum(not o.stops for o in group),
             "delay_ms": {"p50": pct(delays, 50), "p95": pct(delays, 95), "max": max(delays, default=None)},
         }
@@ -361,6 +375,10 @@ def show(mode: str, figures: dict) -> None:
         print(f"  {mode:6} {label:6} turns {f['turns']:3}  premature {f['premature']:3} "
               f"({(f['premature_rate'] or 0) * 100:4.1f} %)  end delay p50 {fmt(d['p50'])} "
               f"p95 {fmt(d['p95'])} max {fmt(d['max'])} ms")
+        if f["premature"]:
+            r = f["resume_ms"]
+            print(f"  {'':6} {'':6} of the cut-offs, taken back when the debtor went on: {f['continued']} "
+                  f"(went on after p50 {fmt(r['p50'])} p95 {fmt(r['p95'])} ms)")
     if "model" in figures:
         m = figures["model"]
         fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731

@@ -6,6 +6,8 @@ happens, so a store can persist it at once and a crash loses nothing already sai
 
 from __future__ import annotations
 
+import copy
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -16,15 +18,19 @@ from typing import Any
 from dialogue.accounts import Account
 from dialogue.compliance.rules import local_today
 from dialogue.formatting import money, percent, spoken_date, spoken_list
+from dialogue.intents import PROTECTED_INTENTS
 from dialogue.nlu.decision import DecisionSettings, decide
 from dialogue.nlu.result import NluBackend, NluResult
 from dialogue.outcome import CallResult, summarise
 from dialogue.policy.engine import StagePolicy
-from dialogue.policy.state import BotReply
+from dialogue.policy.state import BotReply, CallState
 from dialogue.script.disclosure import node_texts
 from dialogue.script.loader import LocaleScripts
 from dialogue.script.templates import variables_in
 from dialogue.variables import PERSONAL, SLOTS
+
+
+log = logging.getLogger(__name__)
 
 
 class CallSetupError(ValueError):
@@ -120,6 +126,9 @@ class CallSession:
         self._t0 = time.monotonic()
         self._confidences: list[float] = []
         self._intents: list[str] = []
+        # The call as it was before the last spoken turn, while that turn can still be taken
+        # back (continue_turn): its state and the turn it undoes.
+        self._before_last: tuple[CallState, TurnRecord] | None = None
 
     # -- formatting ----------------------------------------------------------------------
     def _format_slot(self, slot: str, raw: object) -> str:
@@ -172,10 +181,49 @@ class CallSession:
 
     def hear_result(self, result: NluResult, kind: str = "speech", nlu_ms: float = 0.0) -> TurnRecord:
         node = self.policy.state.waiting
+        before = copy.deepcopy(self.policy.state) if kind == "speech" else None
         self._intents.append(result.intent)
         self._confidences.append(result.confidence)
         reply = self.policy.hear(result)
-        return self._record(kind, result.text, result.to_dict(), reply, node, nlu_ms)
+        turn = self._record(kind, result.text, result.to_dict(), reply, node, nlu_ms)
+        self._before_last = (before, turn) if before is not None and self._undoable(turn) else None
+        return turn
+
+    # -- a turn that was not over --------------------------------------------------------
+    def can_continue(self) -> bool:
+        """Whether the last turn may still be taken back because the debtor had not finished.
+
+        Only a turn whose reply changed nothing outside this object can be: no action went to
+        the carrier (transfer, SMS, hang-up), the call did not end, every prompt may be cut
+        off by barge-in (a notice the law requires is said whole once begun, and must not be
+        said twice), and its intent is not a protected one (an opt-out, a dispute or a request
+        for a human stands as soon as it is heard, and listeners journal it at once)."""
+        return self._before_last is not None and self.turns[-1] is self._before_last[1]
+
+    def continue_turn(self, more: str) -> TurnRecord:
+        """The debtor went on speaking just after their turn was taken as over ("I can pay" |
+        "on Friday"): the bot's reply to the first part is undone and the whole sentence is
+        heard as one turn. The first part's record stays (the transcript shows what was
+        heard and said) and an event links the two.
+
+        Raises:
+            RuntimeError: the last turn cannot be taken back (see `can_continue`)."""
+        if not self.can_continue():
+            raise RuntimeError("the last turn cannot be continued: hear the words as a new turn")
+        assert self._before_last is not None
+        state, first = self._before_last
+        self._before_last = None
+        self.policy.state = state
+        self._intents.pop()
+        self._confidences.pop()
+        whole = f"{first.debtor_text or ''} {more}".strip()
+        self.note("turn_continued", turn=first.index, continued_with=more)
+        return self.hear(whole)
+
+    @staticmethod
+    def _undoable(turn: TurnRecord) -> bool:
+        return (not turn.actions and not turn.end and turn.intent not in PROTECTED_INTENTS
+                and all(p["interruptible"] for p in turn.prompts))
 
     def dtmf(self, digit: str) -> TurnRecord:
         intent = self.scripts.strategy.dtmf.get(digit)
@@ -193,8 +241,7 @@ class CallSession:
         """Record something the audio side saw, e.g. a barge-in, with the call's clock."""
         event = {"kind": kind, "at_ms": int((time.monotonic() - self._t0) * 1000), **detail}
         self.events.append(event)
-        for listener in self.event_listeners:
-            listener(event)
+        self._tell(self.event_listeners, event)
 
     def transfer_claimed(self, agent_id: str, endpoint: str | None = None) -> None:
         """An agent took the escalated call; the carrier transfers it after the last words."""
@@ -230,6 +277,20 @@ class CallSession:
             actions=[a.to_dict() for a in reply.actions], events=list(reply.events), end=reply.end,
             at_ms=int((time.monotonic() - self._t0) * 1000), nlu_ms=round(nlu_ms, 3))
         self.turns.append(turn)
-        for listener in self.listeners:
-            listener(turn)
+        self._tell(self.listeners, turn)
         return turn
+
+    def _tell(self, listeners: list[Callable[[Any], None]], item: Any) -> None:
+        """Every listener hears every turn and event, whatever another one does: a store or a
+        disk that fails (a full disk, a database down) is logged and noted in the call's
+        events, and the bot still answers; a failing listener must not turn a call into dead
+        air, and the listeners after it (the opt-out journal among them) still run."""
+        for listener in list(listeners):
+            try:
+                listener(item)
+            except Exception as exc:  # noqa: BLE001 - any listener's failure, kept and told
+                name = getattr(listener, "__qualname__", repr(listener))
+                log.error("call %s: listener %s failed: %s", self.call_id, name, exc, exc_info=True)
+                self.events.append({"kind": "listener_failed", "listener": name,
+                                    "error": f"{type(exc).__name__}: {exc}",
+                                    "at_ms": int((time.monotonic() - self._t0) * 1000)})

@@ -94,8 +94,9 @@ class Tap(FrameProcessor):
         return [f for k, _, f in self.events if k == kind]
 
 
-def listen(pcm: np.ndarray, vad: PauseVADProcessor, *after: FrameProcessor) -> Tap:
-    """Feed `pcm` through `vad` (+ `after`) frame by frame; after each announced pause, wait for
+def listen(pcm: np.ndarray, vad: PauseVADProcessor, *after: FrameProcessor,
+           before: tuple[FrameProcessor, ...] = ()) -> Tap:
+    """Feed `pcm` through `vad` (`before` it, `after` it) frame by frame; after each announced pause, wait for
     the model's verdict on it (or, for "text", the verdict on the recogniser's words) before the
     next frame (lock-step, see the module doc)."""
     tap = Tap()
@@ -116,7 +117,7 @@ def listen(pcm: np.ndarray, vad: PauseVADProcessor, *after: FrameProcessor) -> T
         await asyncio.sleep(0.5)  # a transcript in flight
         await worker.queue_frame(EndFrame())
 
-    asyncio.run(run_offline([vad, *after, tap], RATE, feed))
+    asyncio.run(run_offline([*before, vad, *after, tap], RATE, feed))
     return tap
 
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dialogue.accounts import Account
 from dialogue.compliance.profile import JurisdictionProfile, ProfileError, load_profile
 from dialogue.compliance.regions import region_of
+from dialogue.phone_masking import mask_phone
 
 HORIZON = timedelta(days=60)   # look no further for a next allowed time (covers long holidays)
 
@@ -159,7 +160,7 @@ def may_call(account: Account, history: Sequence[Attempt], at: datetime, *, opte
     if profile is None:
         if not name:
             return Decision(False, "jurisdiction", f"account {account.id} has no jurisdiction and its phone "
-                            f"{account.phone or '(none)'} does not suggest one", None)
+                            f"{mask_phone(account.phone) or '(none)'} does not suggest one", None)
         try:
             profile = load_profile(name)
         except ProfileError as exc:
@@ -171,7 +172,7 @@ def may_call(account: Account, history: Sequence[Attempt], at: datetime, *, opte
     keys = tuple(z.key for z in zones)
     if not zones:
         return Decision(False, "timezone", f"account {account.id} has no time zone and its phone "
-                        f"{account.phone or '(none)'} does not suggest one", None, profile.name)
+                        f"{mask_phone(account.phone) or '(none)'} does not suggest one", None, profile.name)
     check = _Check(profile, zones, history, account.phone)
     broken = check.first_broken(at)
     if broken is None:

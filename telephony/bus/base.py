@@ -160,6 +160,11 @@ class Bus(ABC):
     @abstractmethod
     async def delete_record(self, collection: str, record_id: str) -> bool: ...
 
+    @abstractmethod
+    async def collections(self, prefix: str = "") -> list[str]:
+        """Names of the collections holding records whose name starts with `prefix`, sorted:
+        how a clean-up finds every agent queue, including queues no script names any more."""
+
     # -- lifecycle ------------------------------------------------------------------------
     async def check(self) -> None:
         """Raise `BusUnavailable` now if the backend cannot be reached (server start-up)."""

@@ -50,25 +50,40 @@ class CallFeed:
         await feed.end()                                     # call.ended, flushed, detached
 
     A bus failure is logged, not raised into the call: a live view is worth less than the call.
+    A bus that failed is not asked again for `backoff_s` (the events meanwhile are dropped and
+    counted: the console reads them from the records store), and `end` waits for the last
+    events at most `end_wait_s`, so a stalled Redis (each publish bounded at ~10 s) neither
+    piles up a call's events nor holds its end.
     """
+
+    backoff_s = 5.0
+    end_wait_s = 2.0
 
     def __init__(self, bus: Bus, session: "CallSession"):
         self.bus, self.session = bus, session
         self._queue: asyncio.Queue[tuple[str, Event] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.failures = 0
+        self.dropped = 0
+        self._quiet_until = 0.0  # loop time before which the bus is not asked again
 
     def _on_turn(self, turn: "TurnRecord") -> None:
         self._queue.put_nowait((call_channel(self.session.call_id), turn_event(self.session.call_id, turn)))
 
     async def _pump(self) -> None:
+        loop = asyncio.get_running_loop()
         while (item := await self._queue.get()) is not None:
             channel, event = item
+            if loop.time() < self._quiet_until:
+                self.dropped += 1
+                continue
             try:
                 await self.bus.publish(channel, event)
             except BusError as exc:
                 self.failures += 1
-                log.warning("live feed of call %s: %s", self.session.call_id, exc)
+                self._quiet_until = loop.time() + self.backoff_s
+                log.warning("live feed of call %s: %s; events dropped for %.0f s", self.session.call_id,
+                            exc, self.backoff_s)
 
     async def start(self, **extra: Any) -> None:
         """`extra` joins the call.started event (e.g. the carrier's call id, for the dialer
@@ -87,4 +102,10 @@ class CallFeed:
         self._queue.put_nowait((CALLS_CHANNEL, event))
         self._queue.put_nowait(None)
         if self._task is not None:
-            await self._task
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), self.end_wait_s)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+                self.dropped += self._queue.qsize()
+                log.warning("live feed of call %s: the bus is slow; the last events are dropped",
+                            self.session.call_id)

@@ -162,3 +162,6 @@ class InProcessBus(Bus):
 
     async def delete_record(self, collection: str, record_id: str) -> bool:
         return self._records.get(collection, {}).pop(record_id, None) is not None
+
+    async def collections(self, prefix: str = "") -> list[str]:
+        return sorted(name for name, records in self._records.items() if records and name.startswith(prefix))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -246,6 +247,14 @@ class RedisBus(Bus):
     async def delete_record(self, collection: str, record_id: str) -> bool:
         return bool(await self._guard(f"delete record {collection}/{record_id}",
                                       self._client.hdel(self._record_key(collection), record_id)))
+
+    async def collections(self, prefix: str = "") -> list[str]:
+        start = self._record_key("")
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", start + prefix) + "*"  # prefixes matched literally
+
+        async def scan() -> list[str]:
+            return [self._text(key)[len(start):] async for key in self._client.scan_iter(match=pattern, count=500)]
+        return sorted(set(await self._guard(f"list collections {prefix}*", scan(), extra_s=self.op_timeout)))
 
     # -- lifecycle ------------------------------------------------------------------------
     async def check(self) -> None:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from dialogue.phone_masking import mask_phone  # re-exported: the console and desks import it from here
+
 if TYPE_CHECKING:
     from dialogue.session import CallSession, TurnRecord
 
@@ -63,23 +65,6 @@ class HandoffPacket(BaseModel):
     captured: dict[str, Any] = Field(default_factory=dict,
                                      description="slots captured so far (promise date, amounts)")
     callback_time: str | None = Field(None, description="set when an unclaimed call took a callback time")
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """Hide every digit but the last four (fewer for short numbers), keeping + and separators:
-    "+12065550101" -> "+*******0101"."""
-    if not phone:
-        return None
-    digits = sum(ch.isdigit() for ch in phone)
-    keep = 4 if digits >= 8 else digits // 3
-    out, seen = [], 0
-    for ch in phone:
-        if ch.isdigit():
-            seen += 1
-            out.append(ch if seen > digits - keep else "*")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def find_transfer(turn: "TurnRecord") -> dict[str, Any] | None:

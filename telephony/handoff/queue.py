@@ -9,7 +9,8 @@ desks up early (a missed event costs a poll interval, never a wrong answer).
 
 States: waiting (no decision yet) -> claimed (an agent took it) | unclaimed (nobody took it
 in time: the bot takes a callback time, the packet stays for follow-up) | abandoned (the
-debtor hung up first).  Packets stay stored until `remove` (after follow-up).
+debtor hung up first).  Packets stay stored until `remove` (after follow-up) or, once decided,
+until the retention purge (`telephony/handoff/retention.py`).
 """
 
 from __future__ import annotations

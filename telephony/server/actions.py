@@ -8,6 +8,11 @@ the last audio has played and before the socket closes.  If the caller hangs up 
 nobody to transfer; the record says so.  Every outcome is noted on the call's event log.
 When the agent queue answers (HandoffDecisionFrame), a claimed transfer goes to the agent's
 endpoint if the desk gave one, and an unclaimed one is dropped: the bot takes a callback time.
+
+The log is a record, so an SMS's number is kept there masked (`+*******0101`, as in the handoff
+packet) and so is any number in a carrier's error; the whole number is held only in memory
+until the message is sent.  A transfer's `to` is the bank's own agent line or desk endpoint,
+not the debtor's, and stays as it is.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from loguru import logger
 from pipecat.frames.frames import Frame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from dialogue.phone_masking import mask_numbers_in, mask_phone
 from dialogue.session import CallSession
 from telephony.providers.base import Provider
 from voicebot.pipeline.frames import CallActionFrame, HandoffDecisionFrame
@@ -55,8 +61,9 @@ class CarrierActions(FrameProcessor):
                 entry["to"] = self._numbers.get(action.get("queue") or "", self._session.account.agent_line)
                 entry["queue"], entry["reason"] = action.get("queue"), action.get("reason")
         elif kind == "sms":
-            entry["to"], entry["template"] = self._session.account.phone, action.get("template")
-            task = asyncio.create_task(self._send_sms(entry, action.get("text") or ""))
+            number = self._session.account.phone
+            entry["to"], entry["template"] = mask_phone(number), action.get("template")
+            task = asyncio.create_task(self._send_sms(entry, number, action.get("text") or ""))
             self._sms.add(task)
             task.add_done_callback(self._sms.discard)
         else:
@@ -72,14 +79,15 @@ class CarrierActions(FrameProcessor):
                 self._pending.remove(entry)
                 self._done(entry, "cancelled: no agent claimed the call in time")
 
-    async def _send_sms(self, entry: dict[str, Any], text: str) -> None:
-        if not entry["to"]:
+    async def _send_sms(self, entry: dict[str, Any], number: str | None, text: str) -> None:
+        """Send to the whole `number`; the entry (a record) only ever holds it masked."""
+        if not number:
             return self._done(entry, "skipped: the account has no phone number")
         try:
-            entry["message_id"] = await self._provider.send_sms(entry["to"], text)
+            entry["message_id"] = await self._provider.send_sms(number, text)
             self._done(entry, "sent")
-        except Exception as exc:
-            self._done(entry, f"failed: {exc}")
+        except Exception as exc:  # a carrier's error may quote the number it refused
+            self._done(entry, f"failed: {mask_numbers_in(str(exc))}")
 
     async def at_close(self) -> None:
         """The last audio has played: carry out the transfer (or hang-up) the dialogue decided."""

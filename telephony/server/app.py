@@ -7,7 +7,8 @@
 A stream is accepted, authenticated (token or Twilio signature), its start read and checked,
 and only then given a pipeline.  Every refusal is a WebSocket close with a code and a reason
 (telephony.server.errors); nothing one stream does can reach another: each runs in its own
-task with its own pipeline, and the models they share are read-only.
+task with its own pipeline, and the models they share are read-only.  How many streams may be
+opening at once (in all, and per address) and how many calls may run is `admission`'s to say.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from telephony.bus.factory import bus_from_env
 from telephony.providers.base import Provider
 from telephony.providers.local import LocalProvider
 from telephony.server.accounts import AccountBook
+from telephony.server.admission import Admission, Refused
 from telephony.server.auth import authenticate, require_start_token
 from telephony.server.call import StreamCall
 from telephony.server.errors import (
@@ -40,6 +42,7 @@ from telephony.server.settings import ServerSettings
 from telephony.server.start import PeerGone, StreamStart, read_pcm_start, read_twilio_start
 from telephony.server.twilio_serializer import END_MARK, StrictTwilioSerializer
 from telephony.server.warmup import warm_up
+from voicebot.console.audit import audit
 from voicebot.console.mount import serve_console
 
 PCM_AUTH_REQUIRED = "authentication required: a token (?token= or Authorization: Bearer)"
@@ -59,7 +62,6 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
     accounts = AccountBook(settings.accounts_file)
     live_bus = bus if bus is not None else bus_from_env()
     carrier = provider if provider is not None else LocalProvider()
-    active: set[asyncio.Task] = set()
     listeners = on_call_end if on_call_end is not None else []
     opt_outs = server_opt_outs(settings)  # journal (and the campaigns' Redis set): every start asks
 
@@ -74,11 +76,19 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
     app.state.on_call_end = listeners
     app.state.bus = live_bus
     app.state.opt_outs = opt_outs
-    serve_console(app, settings)  # records store (app.state.records) and the web console at /console
+    records = serve_console(app, settings)  # records store (app.state.records), web console at /console
+
+    def _audit_refused_call(account_id: str, reason: str) -> None:
+        audit(records, "server", "call_refused", account_id, reason=reason)
+
+    admission = Admission(settings.max_opening_streams, settings.max_opening_streams_per_address,
+                          settings.max_calls, on_call_refused=_audit_refused_call)
+    app.state.admission = admission
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "calls_in_progress": len(active), "models": loader.loaded()}
+        return {"status": "ok", "calls_in_progress": admission.calls, "streams": admission.snapshot(),
+                "models": loader.loaded()}
 
     @app.websocket("/media/twilio")
     async def twilio_stream(websocket: WebSocket) -> None:
@@ -90,21 +100,23 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
 
     async def _serve(websocket: WebSocket, *, twilio: bool) -> None:
         await websocket.accept()  # accepted first, so a refusal can carry a close code and reason
-        task = asyncio.current_task()
-        active.add(task)
+        address = websocket.client.host if websocket.client else "unknown"
         try:
-            start, serializer = await (_twilio_start(websocket) if twilio else _pcm_start(websocket))
-            account = accounts.get(start.account_id)
-            if account is None:
-                raise StreamError(UNKNOWN_ACCOUNT, f"unknown account {start.account_id!r}")
-            call = StreamCall(websocket, start, account, serializer, settings, carrier,
-                              end_mark=END_MARK if twilio else None, bus=live_bus, opt_outs=opt_outs)
-            summary = await call.run()
+            with admission.opening_stream(address):  # until the start is read: the start deadline
+                start, serializer = await (_twilio_start(websocket) if twilio else _pcm_start(websocket))
+                account = accounts.get(start.account_id)
+                if account is None:
+                    raise StreamError(UNKNOWN_ACCOUNT, f"unknown account {start.account_id!r}")
+            with admission.call(account.id):
+                call = StreamCall(websocket, start, account, serializer, settings, carrier,
+                                  end_mark=END_MARK if twilio else None, bus=live_bus, opt_outs=opt_outs)
+                summary = await call.run()
             await _tell(listeners, summary)
         except PeerGone:
             logger.info("stream closed by the peer before it started")
         except StreamError as exc:
-            logger.warning(f"refusing stream from {websocket.client}: {exc.code} {exc.reason}")
+            if not isinstance(exc, Refused):  # admission logs its refusals, a few lines per flood
+                logger.warning(f"refusing stream from {websocket.client}: {exc.code} {exc.reason}")
             await _close(websocket, exc.code, exc.reason)
         except CallSetupError as exc:
             await _close(websocket, BAD_START, f"call cannot start: {exc}")
@@ -112,7 +124,6 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
             logger.exception(f"stream failed: {exc}")
             await _close(websocket, SERVER_ERROR, "server error: the call could not run")
         finally:
-            active.discard(task)
             await _close(websocket, 1000, "call ended")
 
     async def _twilio_start(websocket: WebSocket) -> tuple[StreamStart, StrictTwilioSerializer]:

@@ -5,7 +5,8 @@ with the carrier's WebSocket as transport.  What is added here is what only a li
 needs: the carrier's serializer at the pipeline's rate, the dialogue's actions handed to the
 carrier (CarrierActions), and the stream ending from either side: the dialogue ends the call
 (pipecat sends the last audio, then the socket closes), the carrier hangs up, the peer sends
-something malformed (closed with its 4400-range code), or the call runs past its maximum.
+something malformed (closed with its 4400-range code), its media stops for `media_timeout_s`
+(a dropped line), or the call runs past its maximum.  Every way, the call record is written.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from telephony.compliance_gate import refuse_forbidden_stream
 from telephony.providers.base import Provider
 from telephony.server.actions import CarrierActions
 from telephony.server.errors import BAD_START, SERVER_ERROR, TIMED_OUT, StreamError
+from telephony.server.media_gap import end_when_media_stops
 from telephony.server.opt_out_guard import opted_out_at_start, watch_call
 from telephony.server.settings import ServerSettings
 from telephony.server.start import StreamStart
@@ -109,10 +111,24 @@ class StreamCall:
         if escalation is not None:  # the packet has its callback time before the line drops
             transport.before_close.append(lambda: escalation.finish(session))
         started = asyncio.Event()
+        watchers: list[asyncio.Task] = []
 
         @call.worker.event_handler("on_pipeline_started")
         async def _started(_worker, _frame):
             started.set()
+            if settings.media_timeout_s:  # the media clock starts once the pipeline reads the socket
+                watchers.append(asyncio.create_task(end_when_media_stops(
+                    lambda: transport.serializer.last_audio_at, settings.media_timeout_s, _dropped)))
+
+        async def _dropped() -> None:
+            # Once the dialogue has ended the call, the socket is no longer read while its last
+            # words play out (bounded by their length and the end mark's wait): not a drop.
+            if transport.reading:
+                logger.warning(f"call {session.call_id}: no media for {settings.media_timeout_s:g} s, "
+                               "ending it as a dropped line")
+                # shielded: the watcher is cancelled when the call ends, which this very stop causes
+                await asyncio.shield(stop("line_dropped", TIMED_OUT,
+                                          f"no media for {settings.media_timeout_s:g} s: line dropped"))
 
         async def stop(by: str, code: int | None = None, reason: str | None = None) -> None:
             extra["ended_by"] = by
@@ -150,6 +166,8 @@ class StreamCall:
         try:
             summary = await run_call(call, extra)
         finally:
+            for watcher in watchers:
+                watcher.cancel()
             if feed is not None:
                 await feed.end(**ids)
         logger.info(f"call {session.call_id} ended by {extra['ended_by']}: outcome {summary['outcome']}")

@@ -14,11 +14,13 @@ from typing import Any
 BAD_MESSAGE = 4400        # not JSON, not an object, no event, binary where text is expected
 UNAUTHORIZED = 4401       # no valid token or Twilio signature
 UNKNOWN_ACCOUNT = 4404    # the start names an account the server does not hold
-TIMED_OUT = 4408          # no start message in time, or the call ran past its maximum
+TIMED_OUT = 4408          # no start message in time, no media for too long, or the call ran past its maximum
 FRAME_TOO_LARGE = 4413    # a message over the configured maximum
 BAD_MEDIA = 4415          # wrong audio encoding, rate or length, or a payload that is not base64
 BAD_START = 4422          # start without an account, or with unusable stage/attempt/locale
+TOO_MANY_OPENING = 4429   # this address already has its share of streams not yet started
 SERVER_ERROR = 1011       # the server could not set the call up (a bug or a missing model)
+TRY_AGAIN_LATER = 1013    # RFC 6455 "try again later": at the cap of opening streams or of calls
 NORMAL = 1000
 
 REASON_MAX_BYTES = 123    # RFC 6455: a close reason must fit in a control frame

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from telephony.campaign.opt_out_journal import journal_path
+from voicebot.records.retention import retention_days as retention_days_from_env
 
 ENV_PREFIX = "VOICEBOT_"
 
@@ -31,7 +32,17 @@ class ServerSettings(BaseModel):
                           "in front changes them; the signature is computed over this URL")
     max_frame_bytes: int = Field(64 * 1024, ge=1024, description="larger messages close the stream")
     sample_rate: int = Field(8000, description="the pipeline's rate; carriers' audio is converted")
-    start_timeout_s: float = Field(10.0, gt=0, description="time allowed for the start message")
+    start_timeout_s: float = Field(3.0, gt=0, description="time allowed for the start message; a "
+                                                       "carrier sends it at once, an idle socket is closed")
+    max_opening_streams: int = Field(128, ge=1, description="sockets accepted but not yet started "
+                                                            "(authenticated, start read) at once; more: 1013")
+    max_opening_streams_per_address: int = Field(16, ge=1, description="the same, from one remote "
+                                                                       "address; more: 4429")
+    max_calls: int | None = Field(100, ge=0, description="calls at once; a start beyond it is refused "
+                                                         "(1013); 0 or None: no cap")
+    media_timeout_s: float | None = Field(10.0, ge=0, description="no media for this long after the "
+                                                                  "start or between frames: the line "
+                                                                  "dropped, the call ends; 0 or None: never")
     max_call_s: int | None = Field(1800, description="a call is cut off after this long")
     end_silence_s: int = Field(1, ge=0, description="silence sent after the last words, before closing")
     end_mark_timeout_s: float = Field(2.0, ge=0, description="wait for Twilio to confirm the last "
@@ -58,6 +69,24 @@ class ServerSettings(BaseModel):
         None, description="Redis of the campaign store (the campaigns' --redis): its opt-out set is "
                           "checked at call start too, and opt-outs heard here are added to it")
     opt_out_prefix: str = Field("voicebot", description="the campaign store's Redis key prefix")
+    sign_in_max_failures: int = Field(5, ge=1, description="console sign-in failures from one address, "
+                                                           "or against one user name, before a lockout")
+    sign_in_window_s: float = Field(300.0, gt=0, description="the failures counted are this recent")
+    sign_in_lockout_s: float = Field(60.0, gt=0, description="first lockout (429, Retry-After); each "
+                                                             "further one doubles it")
+    sign_in_lockout_max_s: float = Field(3600.0, gt=0, description="the longest lockout")
+    sign_in_verify_workers: int = Field(2, ge=1, description="password checks (argon2, 64 MiB each) at "
+                                                             "once, in the process's own small pool")
+    sign_in_verify_queue: int = Field(8, ge=0, description="sign-ins waiting for that pool; more are "
+                                                           "refused at once (503)")
+    retention_days: int = Field(
+        default_factory=retention_days_from_env, ge=1,
+        description="calls are kept this many days after they end, then purged: database rows, "
+                    "JSONL/JSON/WAV files, decided handoff packets (VOICEBOT_RETENTION_DAYS, default 365)")
+    retention_purge_every_h: float = Field(
+        24.0, ge=0, description="the server purges calls past `retention_days` this often (the first "
+                                "a minute after start-up); 0: never, when `voicebot records purge` "
+                                "runs from a scheduler instead")
     handoff_timeout_s: float = Field(
         20.0, ge=0, description="how long a transferred call holds for an agent to claim it on the "
                                 "live bus before the bot takes a callback time; 0 = transfer to the "

@@ -12,6 +12,8 @@
    a WebSocket in real time, one message ahead, so any stall of the event loop longer than a
    frame reaches the caller as a break in the bot's speech; a carrier buffers what it gets
    (and drops it on a barge-in's `clear`), so a lead costs no responsiveness.
+4. The time of the last audio frame read is kept (`GuardedSerializer.last_audio_at`): a line
+   whose media stops is a dropped line (`telephony.server.media_gap`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import WebSocket
 from loguru import logger
-from pipecat.frames.frames import EndFrame, Frame
+from pipecat.frames.frames import EndFrame, Frame, InputAudioRawFrame
 from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.transports.base_output import BaseOutputTransport
@@ -38,12 +40,14 @@ from telephony.server.errors import SERVER_ERROR, StreamError
 
 
 class GuardedSerializer(FrameSerializer):
-    """Delegates to the carrier's serializer and keeps the error that ended its input."""
+    """Delegates to the carrier's serializer; keeps the error that ended its input, and when
+    the last audio frame came in."""
 
     def __init__(self, inner: FrameSerializer):
         super().__init__()
         self.inner = inner
         self.error: StreamError | None = None
+        self.last_audio_at: float | None = None  # time.monotonic() of the last audio frame read
 
     async def setup(self, setup: FrameProcessorSetup):
         await self.inner.setup(setup)
@@ -53,7 +57,7 @@ class GuardedSerializer(FrameSerializer):
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:
-            return await self.inner.deserialize(data)
+            frame = await self.inner.deserialize(data)
         except StreamError as exc:
             self.error = self.error or exc
             raise
@@ -61,6 +65,9 @@ class GuardedSerializer(FrameSerializer):
             logger.exception(f"{self}: cannot read a message: {exc}")
             self.error = self.error or StreamError(SERVER_ERROR, "server error reading the stream")
             raise
+        if isinstance(frame, InputAudioRawFrame):
+            self.last_audio_at = time.monotonic()
+        return frame
 
 
 class _Input(FastAPIWebsocketInputTransport):
@@ -104,6 +111,11 @@ class MediaStreamTransport(FastAPIWebsocketTransport):
         self._end_mark, self._end_mark_timeout_s = end_mark, end_mark_timeout_s
         self.end_mark_played: bool | None = None
         self.before_close: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def reading(self) -> bool:
+        """Whether pipecat still reads the carrier's messages (False once the call is ending)."""
+        return self._input.reading
 
     async def finish_stream(self) -> None:
         if self._end_mark and not self._input.reading:

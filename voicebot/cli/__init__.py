@@ -10,6 +10,7 @@ from voicebot.cli.chat_cmd import chat
 from voicebot.cli.compliance_cmd import compliance_app
 from voicebot.cli.nlu_cmd import nlu_app
 from voicebot.cli import nlu_train_cmd  # noqa: F401  (registers nlu train / augment)
+from voicebot.cli.records_cmd import records_app
 from voicebot.cli.scripts_cmd import scripts_app
 from voicebot.cli.serve_cmd import serve
 from voicebot.cli.simulate_cmd import simulate
@@ -21,6 +22,7 @@ app.add_typer(scripts_app, name="scripts")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(users_app, name="users")
+app.add_typer(records_app, name="records")
 app.add_typer(compliance_app, name="compliance")
 app.command()(chat)
 app.command()(simulate)

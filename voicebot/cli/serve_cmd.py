@@ -51,6 +51,25 @@ def serve(
                                                  "too, and opt-outs heard here are added to it",
                                       envvar="REDIS_URL"),
     opt_out_prefix: str = typer.Option("voicebot", help="the campaign store's Redis key prefix"),
+    max_calls: int = typer.Option(None, help="calls at once; the next start is refused with 1013 "
+                                             "[default: 100]", envvar="VOICEBOT_MAX_CALLS"),
+    start_timeout: float = typer.Option(None, help="seconds a socket has to send its start, else it is "
+                                                   "closed [default: 3]", envvar="VOICEBOT_START_TIMEOUT_S"),
+    media_timeout: float = typer.Option(None, help="seconds without media before a call is ended as a "
+                                                   "dropped line [default: 10]",
+                                        envvar="VOICEBOT_MEDIA_TIMEOUT_S"),
+    max_opening_streams: int = typer.Option(None, help="sockets not yet started at once, in all "
+                                                       "(more: 1013) [default: 128]",
+                                            envvar="VOICEBOT_MAX_OPENING_STREAMS"),
+    max_opening_per_address: int = typer.Option(None, help="the same from one address (more: 4429) "
+                                                           "[default: 16]",
+                                                envvar="VOICEBOT_MAX_OPENING_STREAMS_PER_ADDRESS"),
+    retention_days: int = typer.Option(None, min=1, help="calls are purged this many days after they end "
+                                                          "(rows, files, decided handoff packets) [default: 365]",
+                                       envvar="VOICEBOT_RETENTION_DAYS"),
+    retention_purge_every: float = typer.Option(None, min=0, help="hours between the server's purges; 0: "
+                                                                  "never (purge from a scheduler) [default: 24]",
+                                                envvar="VOICEBOT_RETENTION_PURGE_EVERY_H"),
     log_level: str = typer.Option("INFO", help="DEBUG shows every pipeline frame"),
 ) -> None:
     """Serve calls over WebSocket: /media/twilio (Twilio Media Streams), /media/pcm (raw PCM)."""
@@ -60,18 +79,22 @@ def serve(
 
     from dialogue.accounts import AccountError
     from telephony.server import ServerSettings, create_app
+    from telephony.server.retention_task import purge_while_serving
 
     tokens = [t for t in token or [] if t]
     if not tokens and not twilio_auth_token:
         tokens = [secrets.token_urlsafe(24)]
         typer.echo(f"no --token given; this run accepts streams with token {tokens[0]}")
-    try:
-        settings = ServerSettings(accounts_file=accounts, records_dir=records, tokens=tokens,
-                                  twilio_auth_token=twilio_auth_token, public_url=public_url,
-                                  max_frame_bytes=max_frame_bytes, warm_up=warm_up,
-                                  handoff_timeout_s=handoff_timeout, database_url=database,
-                                  opt_out_journal=opt_out_journal, opt_out_redis_url=opt_out_redis,
-                                  opt_out_prefix=opt_out_prefix)
+    try:  # flags win; what they leave unset comes from VOICEBOT_* (e.g. VOICEBOT_SIGN_IN_MAX_FAILURES)
+        settings = ServerSettings.from_env(
+            accounts_file=accounts, records_dir=records, tokens=tokens, twilio_auth_token=twilio_auth_token,
+            public_url=public_url, max_frame_bytes=max_frame_bytes, warm_up=warm_up,
+            handoff_timeout_s=handoff_timeout, database_url=database, opt_out_journal=opt_out_journal,
+            opt_out_redis_url=opt_out_redis, opt_out_prefix=opt_out_prefix, max_calls=max_calls,
+            start_timeout_s=start_timeout, media_timeout_s=media_timeout,
+            max_opening_streams=max_opening_streams,
+            max_opening_streams_per_address=max_opening_per_address, retention_days=retention_days,
+            retention_purge_every_h=retention_purge_every)
         provider = None
         if twilio_account_sid and twilio_auth_token and twilio_from:
             from telephony.providers.twilio import TwilioRestProvider
@@ -80,6 +103,7 @@ def serve(
             provider = TwilioRestProvider(twilio_account_sid, twilio_auth_token, from_number=twilio_from,
                                           stream_url=stream_url)
         app = create_app(settings, provider=provider)
+        purge_while_serving(app, settings)  # calls past the retention period go once a day
     except (AccountError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

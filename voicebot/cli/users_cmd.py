@@ -12,7 +12,8 @@ DATABASE_HELP = ("records store URL (SQLAlchemy: sqlite:///..., postgresql://...
                  "var/calls/records.db, the file `voicebot serve` uses with its default --records")
 
 
-def _store(database: str | None, records: Path):
+def open_store(database: str | None, records: Path):
+    """The records store at `database`, else RECORDS/records.db; exit 2 naming a bad URL."""
     from voicebot.records.store import RecordStore, StoreError
 
     url = database or f"sqlite:///{(records / 'records.db').resolve()}"
@@ -34,7 +35,7 @@ def add(username: str = typer.Argument(..., help="sign-in name"),
     """Create a console user (the password is stored as an argon2 hash)."""
     from voicebot.console.auth import UserError, add_user
 
-    store = _store(database, records)
+    store = open_store(database, records)
     try:
         add_user(store, username, password, role, replace=replace)
     except UserError as exc:
@@ -51,7 +52,7 @@ def list_(database: str = typer.Option(None, envvar="VOICEBOT_DATABASE_URL", hel
     """Console users and their roles."""
     from voicebot.console.auth import list_users
 
-    store = _store(database, records)
+    store = open_store(database, records)
     try:
         for name, role in list_users(store):
             typer.echo(f"{name}\t{role}")

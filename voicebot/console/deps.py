@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from telephony.bus.base import Bus
 from voicebot.console.auth import COOKIE, PERMISSIONS, Principal, Sessions, lookup
 from voicebot.console.live import LiveBoard
+from voicebot.console.sign_in_limits import SignInGuard
 from voicebot.records.queries import as_utc
 from voicebot.records.store import RecordStore
 
@@ -38,6 +39,7 @@ class Console:
     bus: Bus | None = None
     queues: tuple[str, ...] | None = None  # None: every queue the scripts transfer to
     templates: Jinja2Templates = field(default_factory=lambda: _templates())
+    sign_in: SignInGuard = field(default_factory=SignInGuard)  # lockouts, the password-check pool
     _board: LiveBoard | None = None
     _lock: asyncio.Lock | None = None
 
@@ -69,6 +71,7 @@ class Console:
             await self._board.stop()
             self._board = None
         await asyncio.to_thread(self.store.flush)
+        self.sign_in.close()
 
     def live_bus(self, app: Any) -> Bus:
         bus = getattr(app.state, "bus", None) or self.bus

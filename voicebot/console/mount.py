@@ -18,6 +18,7 @@ from voicebot.console.auth import Sessions
 from voicebot.console.deps import PREFIX, Console, Forbidden, SignInRequired
 from voicebot.console.routes_calls import router as calls_router
 from voicebot.console.routes_ops import router as ops_router
+from voicebot.console.sign_in_limits import SignInGuard, SignInPolicy
 from voicebot.records.store import RecordStore
 
 STATIC = Path(__file__).parent / "static"
@@ -25,11 +26,13 @@ log = logging.getLogger(__name__)
 
 
 def mount_console(app: FastAPI, store: RecordStore, *, bus: Bus | None = None, secret: str | None = None,
-                  queues: tuple[str, ...] | None = None) -> Console:
+                  queues: tuple[str, ...] | None = None, sign_in: SignInPolicy | None = None) -> Console:
     """Serve the console at /console.  `secret` signs sign-in cookies; without one a random
     secret is made, so sessions end when the server restarts (fine for one process; give the
-    same secret to every worker behind a load balancer)."""
-    ctx = Console(store, Sessions(secret or secrets.token_urlsafe(32)), bus, tuple(queues) if queues else None)
+    same secret to every worker behind a load balancer).  `sign_in`: lockouts and the
+    password-check pool (default: the server settings' defaults)."""
+    ctx = Console(store, Sessions(secret or secrets.token_urlsafe(32)), bus, tuple(queues) if queues else None,
+                  sign_in=SignInGuard(sign_in or SignInPolicy.defaults()))
     app.state.console = ctx
     inner = app.router.lifespan_context
 
@@ -73,7 +76,7 @@ def serve_console(app: FastAPI, settings) -> RecordStore:
     store = RecordStore(settings.records_url())
     app.state.records = store
     secret = settings.console_secret.get_secret_value() if settings.console_secret else None
-    mount_console(app, store, secret=secret)
+    mount_console(app, store, secret=secret, sign_in=SignInPolicy.from_settings(settings))
 
     def _carrier_extra(summary: dict) -> None:
         keep = {k: summary[k] for k in CARRIER_KEYS if k in summary}

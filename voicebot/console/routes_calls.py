@@ -14,8 +14,9 @@ from pydantic import ValidationError
 
 from dialogue.intents import INTENTS
 from voicebot.console.audit import audit, recent
-from voicebot.console.auth import COOKIE, SESSION_MAX_AGE_S, Principal, verify
+from voicebot.console.auth import COOKIE, SESSION_MAX_AGE_S, Principal
 from voicebot.console.deps import PREFIX, Console, console, require
+from voicebot.console.sign_in_limits import SignInRefused
 from voicebot.records.corrections import CorrectionError, correct_intent, export_corrections
 from voicebot.records.models import Call
 from voicebot.records.queries import CallFilter, as_utc, distinct_values, list_calls
@@ -49,11 +50,18 @@ def login_form(request: Request, next: str | None = None, ctx: Console = Depends
 
 
 @router.post("/login")
-def login(request: Request, username: str = Form(...), password: str = Form(...), next: str = Form(""),
-          ctx: Console = Depends(console)):
-    user = verify(ctx.store, username.strip(), password)
+async def login(request: Request, username: str = Form(...), password: str = Form(...), next: str = Form(""),
+                ctx: Console = Depends(console)):
+    address = request.client.host if request.client else "unknown"
+    try:  # limited and off the event loop (voicebot/console/sign_in_limits.py)
+        user = await ctx.sign_in.sign_in(ctx.store, address, username.strip(), password)
+    except SignInRefused as exc:
+        return ctx.templates.TemplateResponse(
+            request, "login.html", {"prefix": PREFIX, "next": _safe_next(next), "user": None, "nav": [],
+                                    "error": exc.message}, status_code=exc.status,
+            headers={"Retry-After": str(exc.retry_after_s)})
     if user is None:
-        audit(ctx.store, username.strip()[:64] or "?", "sign_in_refused")
+        audit(ctx.store, username.strip()[:64] or "?", "sign_in_refused", address=address)
         return ctx.templates.TemplateResponse(
             request, "login.html", {"prefix": PREFIX, "next": _safe_next(next), "user": None, "nav": [],
                                     "error": "Wrong user name or password."}, status_code=401)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from telephony.bus.base import BusError
 from telephony.handoff.queue import HandoffQueue, PacketState, UnknownHandoff
 from voicebot.console.audit import audit
 from voicebot.console.auth import Principal
@@ -66,7 +67,11 @@ async def live_page(request: Request, user: Principal = Depends(require("live"))
 @router.get("/api/live")
 async def live_api(request: Request, user: Principal = Depends(require("live")), ctx: Console = Depends(console)):
     board = await ctx.board(request)
-    return {"calls": board.snapshot(), "queue": await _queue_entries(ctx, request)}
+    try:
+        queue, bus_error = await _queue_entries(ctx, request), board.unavailable
+    except BusError as exc:  # the calls still show (from the store); the queue needs the bus
+        queue, bus_error = [], str(exc)
+    return {"calls": board.snapshot(), "queue": queue, "bus_unavailable": bus_error}
 
 
 async def _queue(ctx: Console, request: Request, name: str) -> HandoffQueue:

@@ -88,4 +88,6 @@ async def run_call(call: BuiltCall, extra: dict | None = None) -> dict:
         await runner.run()
     finally:
         call.audio.close()
+    if call.audio.failed:
+        extra = {**(extra or {}), "recording_error": call.audio.failed}
     return call.recorder.finish(extra)

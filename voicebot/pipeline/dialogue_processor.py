@@ -9,6 +9,13 @@ line instead of ending: claimed → HandoffDecisionFrame then the end (the carri
 unclaimed → the dialogue reopens to take a callback time.  Nothing the debtor says during the
 hold is taken as an answer, and silence is not counted.
 
+A debtor who goes on speaking within `continue_window_s` of the end of their turn (in audio
+time, on the recorder's AudioClockFrame, so to its 0.2 s tick; without that clock, never), while the
+reply to it is still pending or playing ("I can pay" | pause | "on Friday"), had not finished:
+the reply is cut off as any barge-in is, the session takes the turn back when it can
+(`CallSession.continue_turn`) and hears the whole sentence as one turn, and the VAD processor
+upstream is told (`TurnContinuedFrame`) so it waits longer for this debtor from then on.
+
 Silence is measured in *audio* time (input frames counted while the bot waits), not wall
 time, so a simulation run faster than real time reprompts exactly as a live call would.
 """
@@ -37,6 +44,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from dialogue.session import CallSession, TurnRecord
+from voicebot.audio.vad.pause import TurnContinuedFrame
 from voicebot.pipeline.frames import (
     AmdVerdictFrame,
     AudioClockFrame,
@@ -50,14 +58,25 @@ from voicebot.services.piper.base import STATIC_PROMPT
 
 
 WORDS_PLAYED_MAX_S = 60.0  # a TTS that never speaks must not keep a caller on hold for ever
+# Speech whose VAD start (itself 0.2 s into the speech) comes this soon after the end of the
+# debtor's turn, while the reply is pending or playing, goes on with that turn rather than
+# answering the reply: a debtor who paused 0.7 s and then 1.3 s more was still mid-thought, and
+# had heard at most the reply's first second.
+CONTINUE_WINDOW_S = 1.5
 
 
 class DialogueProcessor(FrameProcessor):
     def __init__(self, session: CallSession, *,
                  on_timing: Callable[[int, dict[str, float]], None] | None = None,
-                 escalate: Escalate | None = None, defer_opening: bool = False, **kwargs):
+                 escalate: Escalate | None = None, defer_opening: bool = False,
+                 continue_window_s: float = CONTINUE_WINDOW_S, **kwargs):
         super().__init__(**kwargs)
         self._session = session
+        self._continue_window_s = continue_window_s
+        self._audio_s: float | None = None  # line audio so far, once an AudioClockFrame has come
+        self._last_stop_at: float | None = None  # audio time the debtor's last turn ended (VAD stop)
+        self._started_audio_s: float | None = None  # audio time the debtor last started speaking
+        self._continuing = False  # the next words go on with the last turn
         # AMD: the opening waits for an AmdVerdictFrame; speech begun before it is not an answer.
         self._defer_opening = defer_opening
         self._opened_at: float | None = None
@@ -98,6 +117,7 @@ class DialogueProcessor(FrameProcessor):
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._user_speaking = False
             self._vad_stopped_at = time.monotonic()
+            self._last_stop_at = self._audio_s
             self._vad_stop_secs = frame.stop_secs
         elif isinstance(frame, TranscriptionFrame):
             await self._heard(frame)
@@ -111,6 +131,7 @@ class DialogueProcessor(FrameProcessor):
             self._bot_speaking = False
             self._waited_s = 0.0
         elif isinstance(frame, AudioClockFrame):
+            self._audio_s = (self._audio_s or 0.0) + frame.seconds
             await self._tick(frame.seconds)
         await self.push_frame(frame, direction)
 
@@ -118,13 +139,21 @@ class DialogueProcessor(FrameProcessor):
     async def _user_started(self) -> None:
         self._user_speaking = True
         self._user_started_at = time.monotonic()
+        self._started_audio_s = self._audio_s
         self._waited_s = 0.0
         if (self._bot_speaking or self._reply_pending) and not self._closing:
-            # Barge-in: pipecat drops interruptible speech and keeps prompts marked otherwise.
-            logger.debug(f"{self}: barge-in")
-            self._session.note("barge_in", while_speaking=self._bot_speaking)
-            await self.broadcast_interruption()
-            self._reply_pending = False
+            await self._barge_in()
+
+    async def _barge_in(self) -> None:
+        """Pipecat drops interruptible speech and keeps prompts marked otherwise.  Speech
+        that follows the end of the turn closely enough goes on with that turn."""
+        resumed = (self._last_stop_at is not None and self._started_audio_s is not None
+                   and self._started_audio_s - self._last_stop_at <= self._continue_window_s)
+        self._continuing = resumed and self._session.can_continue()
+        logger.debug(f"{self}: barge-in{' (the turn goes on)' if self._continuing else ''}")
+        self._session.note("barge_in", while_speaking=self._bot_speaking, continuing=self._continuing)
+        await self.broadcast_interruption()
+        self._reply_pending = False
 
     async def _heard(self, frame: TranscriptionFrame) -> None:
         text = frame.text.strip()
@@ -138,13 +167,20 @@ class DialogueProcessor(FrameProcessor):
         if not text or self._session.ended:
             return
         heard_at = time.monotonic()
-        turn = self._session.hear(text)
+        if self._continuing and self._session.can_continue():
+            turn = self._session.continue_turn(text)
+            await self.push_frame(TurnContinuedFrame(), FrameDirection.UPSTREAM)
+        else:
+            turn = self._session.hear(text)
+        self._continuing = False
         self._timing_turn = turn.index
         self._timing = {"nlu_ms": turn.nlu_ms}
         if self._vad_stopped_at is not None:
             self._timing["asr_ms"] = (heard_at - self._vad_stopped_at) * 1000
             self._timing["vad_stop_secs"] = self._vad_stop_secs
         await self._speak(turn)
+        if self._user_speaking and not self._closing:
+            await self._barge_in()  # they went on before these words came back from the recogniser
 
     async def _tick(self, seconds: float) -> None:
         """Count silence while the bot waits; reprompt after the script's timeout."""
@@ -156,6 +192,7 @@ class DialogueProcessor(FrameProcessor):
             self._waited_s = 0.0
             self._vad_stopped_at = None
             self._timing_turn = None
+            self._continuing = False
             await self._speak(self._session.silence())
 
     # -- bot output ------------------------------------------------------------------------

@@ -1,16 +1,28 @@
 """The call record: every turn appended to a JSONL file the moment it happens, and a summary
-JSON when the call ends.  A crash mid-call leaves the JSONL with every turn already spoken."""
+JSON when the call ends.  A crash mid-call leaves the JSONL with every turn already spoken.
+
+A full disk must not silence a call or lose what it said: a line that cannot be written is kept
+(up to PENDING_MAX lines) and written before the next one once the disk takes it again; the
+summary is written whole or not at all (a temporary file, then a rename), and `finish` still
+returns it, so the records store gets the call whatever the disk did.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from loguru import logger
 
 from dialogue.session import CallSession, TurnRecord
+
+
+PENDING_MAX = 10_000  # lines kept for a disk that is full (a long call writes ~100)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -27,7 +39,10 @@ class CallRecorder:
         self.wav_path = folder / f"{session.call_id}.wav"
         self.timings: dict[int, dict[str, float]] = {}
         self.extra = dict(extra or {})
-        self._fh = self.events_path.open("a", encoding="utf-8")
+        self._pending: deque[bytes] = deque(maxlen=PENDING_MAX)  # lines the disk refused so far
+        self.write_error: str | None = None  # the last write error, while lines are pending
+        self._finished = False
+        self._fd = self._open()
         self._write({"type": "call", "call_id": session.call_id, "account": session.account.id,
                      "locale": session.scripts.locale, "stage": session.stage, "voice": session.voice,
                      "attempt": session.attempt, "started": datetime.now(timezone.utc).isoformat(),
@@ -36,8 +51,50 @@ class CallRecorder:
         session.event_listeners.append(self.on_event)
 
     def _write(self, event: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
-        self._fh.flush()
+        self._pending.append((json.dumps(event, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+        if self._finished:
+            return
+        try:
+            if self._fd < 0:  # the last write failed: open the file again (it may be another disk now)
+                self._fd = self._open()
+            while self._pending:
+                self._append(self._pending[0])
+                self._pending.popleft()
+        except OSError as exc:
+            if self.write_error is None:
+                logger.error(f"call record {self.events_path}: {exc}; keeping {len(self._pending)} "
+                             f"line(s) in memory until the disk takes them")
+            self.write_error = f"{type(exc).__name__}: {exc}"
+            self._close()
+        else:
+            if self.write_error is not None:
+                logger.warning(f"call record {self.events_path}: written again")
+            self.write_error = None
+
+    def _open(self) -> int:
+        return os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def _close(self) -> None:
+        if self._fd >= 0:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = -1
+
+    def _append(self, line: bytes) -> None:
+        """One whole line or none: a write cut short by a full disk is cut back off."""
+        size = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError:
+            try:
+                os.ftruncate(self._fd, size)
+            except OSError:
+                pass
+            raise
 
     def on_turn(self, turn: TurnRecord) -> None:
         self._write({"type": "turn", **turn.to_dict()})
@@ -72,7 +129,17 @@ class CallRecorder:
             "turns": turns,
         }
         self._write({"type": "result", **result})
-        self._fh.close()
-        self.summary_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str),
-                                     encoding="utf-8")
+        self._close()
+        self._finished = True
+        if self._pending:
+            summary["record_error"] = f"{len(self._pending)} line(s) of {self.events_path.name} unwritten: " \
+                                      f"{self.write_error}"
+        tmp = self.summary_path.with_name(self.summary_path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+            os.replace(tmp, self.summary_path)
+        except OSError as exc:
+            logger.error(f"call summary {self.summary_path}: {exc}; not written")
+            tmp.unlink(missing_ok=True)
+            summary["record_error"] = f"summary unwritten: {type(exc).__name__}: {exc}"
         return summary

@@ -12,10 +12,15 @@ what the carrier dropped (its `clear`).
 `user_tap` also emits an `AudioClockFrame` every `CLOCK_S` of line audio: the dialogue counts
 the debtor's silence on it (a simulation may run faster than real time, so the clock must be
 the audio's, not the wall's).
+
+A write that fails (a full disk) costs the recording, never the call: the audio that could
+not be written is dropped, the first error is logged and kept in `failed` for the call
+record, and the dialogue's clock keeps ticking.
 """
 
 from __future__ import annotations
 
+from loguru import logger
 from pipecat.frames.frames import (
     EndFrame,
     Frame,
@@ -37,6 +42,7 @@ class StereoRecorder:
         self.wav = wav
         self._user, self._bot = bytearray(), bytearray()  # debtor audio / bot audio beside it
         self._queued = bytearray()                        # bot audio sent, not yet played
+        self.failed: str | None = None  # the first write error: the recording is incomplete
         self._flush_bytes = int(FLUSH_S * wav.sample_rate) * 2
         self._clock_bytes = int(CLOCK_S * wav.sample_rate) * 2
         self._since_tick = 0
@@ -72,17 +78,29 @@ class StereoRecorder:
 
     def flush(self) -> None:
         if self._user:
-            self.wav.append_stereo(bytes(self._user), bytes(self._bot))
+            left, right = bytes(self._user), bytes(self._bot)
             self._user.clear()
             self._bot.clear()
+            self._append(left, right)
+
+    def _append(self, left: bytes, right: bytes) -> None:
+        try:
+            self.wav.append_stereo(left, right)
+        except OSError as exc:
+            if self.failed is None:
+                logger.error(f"recording {self.wav.path}: {exc}; the call goes on, its recording is incomplete")
+                self.failed = f"{type(exc).__name__}: {exc}"
 
     def close(self) -> None:
         """The call ended: what was sent but not yet played (the last words) goes in too."""
         self.flush()
         if self._queued:
-            self.wav.append_stereo(b"\x00" * len(self._queued), bytes(self._queued))
+            self._append(b"\x00" * len(self._queued), bytes(self._queued))
             self._queued.clear()
-        self.wav.close()
+        try:
+            self.wav.close()
+        except OSError as exc:
+            self.failed = self.failed or f"{type(exc).__name__}: {exc}"
 
 
 class _UserTap(FrameProcessor):

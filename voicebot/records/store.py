@@ -5,6 +5,12 @@ fsync on SQLite, a round trip to PostgreSQL) must never delay the bot's reply.  
 put a small closure on a queue; the writer applies them in order and commits each one, so
 every turn already spoken is on disk even if the process dies mid-call.  Readers (the console)
 open their own sessions from the same engine.
+
+A database that is away (a restart, a dropped connection, a full disk, a lock held too long)
+fails a write with an OperationalError: that write is tried again, with a growing pause, for up
+to `retry_for_s`, and the ones queued after it wait, so they still land in order; a write that
+is wrong in itself (a constraint, a bug) is logged and dropped at once, as before.  While the
+database is away `unavailable` says why (for /health).
 """
 
 from __future__ import annotations
@@ -12,13 +18,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from voicebot.records.models import Base
@@ -26,6 +33,9 @@ from voicebot.records.models import Base
 log = logging.getLogger(__name__)
 
 Write = Callable[[Session], None]
+RETRY_FIRST_S = 0.2   # first pause before a write is tried again
+RETRY_MAX_S = 10.0    # longest pause between tries
+RETRY_FOR_S = 600.0   # a write is given up after this long (the call's JSONL record keeps it)
 
 
 class StoreError(ValueError):
@@ -68,8 +78,12 @@ class RecordStore:
     """`RecordStore("sqlite:///var/calls/records.db")`; `schema` puts every table in one
     PostgreSQL schema (tests, or several deployments sharing a database)."""
 
-    def __init__(self, url: str, *, schema: str | None = None, create: bool = True):
+    def __init__(self, url: str, *, schema: str | None = None, create: bool = True,
+                 retry_for_s: float = RETRY_FOR_S):
         self.url = url
+        self.retry_for_s = retry_for_s
+        self.unavailable: str | None = None  # why writes are waiting, while the database is away
+        self._closing = False
         self.engine = _engine(url, schema)
         self.description = self.engine.url.render_as_string(hide_password=True)
         if create:
@@ -91,16 +105,42 @@ class RecordStore:
     def _run(self) -> None:
         while (write := self._queue.get()) is not None:
             try:
-                with self._sessions() as session:
-                    write(session)
-                    session.commit()
-            except Exception as exc:  # one bad write must not stop the ones after it
-                self.failures += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("records store %s: write failed", self.description)
+                self._apply(write)
             finally:
                 self._queue.task_done()
         self._queue.task_done()
+
+    def _apply(self, write: Write) -> None:
+        delay, give_up_at = RETRY_FIRST_S, time.monotonic() + self.retry_for_s
+        while True:
+            try:
+                with self._sessions() as session:
+                    write(session)
+                    session.commit()
+            except (OperationalError, InterfaceError) as exc:  # the database, not the write
+                reason = f"{type(exc).__name__}: {exc.orig if exc.orig is not None else exc}"
+                if self.unavailable is None:
+                    log.error("records store %s: unavailable (%s); writes wait and are tried again",
+                              self.description, reason)
+                self.unavailable = reason
+                if self._closing or time.monotonic() + delay > give_up_at:
+                    self._failed(exc)
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            except Exception as exc:  # one bad write must not stop the ones after it
+                self._failed(exc)
+                return
+            if self.unavailable is not None:
+                log.warning("records store %s: available again", self.description)
+                self.unavailable = None
+            return
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.error("records store %s: write failed: %s", self.description, self.last_error, exc_info=exc)
 
     def flush(self) -> None:
         """Wait until every queued write is committed (tests, shutdown, before a read that
@@ -108,6 +148,7 @@ class RecordStore:
         self._queue.join()
 
     def close(self) -> None:
+        self._closing = True  # a write waiting for an away database is tried once more, not for minutes
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=30)

@@ -33,12 +33,13 @@ def inference_nice() -> int:
     return int(os.environ.get("VOICEBOT_INFERENCE_NICE", DEFAULT_NICE))
 
 
-def lower(tid: int | None = None) -> bool:
-    """Lower one thread (default: the calling one) by `inference_nice()` steps.
+def lower(tid: int | None = None, step: int | None = None) -> bool:
+    """Lower one thread (default: the calling one) by `step` nice steps (default
+    `inference_nice()`; the console's password checks go further down).
 
     Returns whether it was lowered; failure is logged, never raised, since a thread at normal
     priority still works."""
-    step = inference_nice()
+    step = inference_nice() if step is None else step
     if step <= 0 or not hasattr(os, "setpriority"):
         return False
     tid = threading.get_native_id() if tid is None else tid

@@ -42,6 +42,13 @@ class PauseTranscriptFrame(SystemFrame):
     pause_id: int = 0
 
 
+@dataclass
+class TurnContinuedFrame(SystemFrame):
+    """Upstream, from the dialogue: the debtor went on speaking just after a turn was taken as
+    ended, so the turn was ended too early; an end of turn that can wait longer
+    (`text_turn.TextTurnVADProcessor`) does so for the rest of the call."""
+
+
 def trailing_silence_secs(analyzer: VADAnalyzer) -> float:
     """Silence since the debtor last spoke, while the analyzer is deciding whether the turn
     ended (STOPPING); 0 otherwise. Reads the counters of pipecat's VADAnalyzer state machine
@@ -69,6 +76,9 @@ class PauseVADProcessor(VADProcessor):
         if isinstance(frame, PauseTranscriptFrame):  # ends here: the transport has no use for it
             await self.heard_at_pause(frame)
             return
+        if isinstance(frame, TurnContinuedFrame):
+            self.ended_too_early()
+            return
         await super().process_frame(frame, direction)  # the audio frame goes on first
         if not isinstance(frame, InputAudioRawFrame):
             return
@@ -87,6 +97,9 @@ class PauseVADProcessor(VADProcessor):
 
     async def heard_at_pause(self, frame: PauseTranscriptFrame) -> None:
         """The recogniser's words at a pause; ending the turn on them is a subclass's choice."""
+
+    def ended_too_early(self) -> None:
+        """The last turn ended inside the debtor's sentence; a fixed silence has nothing to learn."""
 
     def in_pause(self, pause_id: int) -> float:
         """Silence so far if the debtor is still in pause `pause_id`, else 0."""

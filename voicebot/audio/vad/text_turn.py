@@ -13,6 +13,10 @@ processor judges them with `dialogue.nlu.turn_finished`:
 - UNFINISHED ("I was going to...", "The problem is.", "If I pay"): only the VAD's own
   `stop_secs`, the longest silence a turn may hold, ends it.
 
+A debtor who went on after a turn ended early (the dialogue sends `TurnContinuedFrame`) pauses
+inside sentences: from then on FINISHED waits `probable_secs` and PROBABLY the VAD's
+`stop_secs`, a slower reply for that debtor rather than another cut-off.
+
 Words that arrive after the debtor spoke again, or for an older pause, are ignored. The VAD's
 start (barge-in), the pauses and the segment the recogniser gets are unchanged. No model runs
 here: the recogniser's decode was made anyway.
@@ -46,6 +50,7 @@ class TextTurnVADProcessor(PauseVADProcessor):
         self._locale = locale
         self._probable_secs = probable_secs
         self._end_at: tuple[int, float] | None = None  # (pause id, silence) that ends the turn
+        self.patient = False  # the debtor went on after an early end: wait longer from now on
         #: Recent verdicts (text, sounds, ended), for tests and benchmarks.
         self.verdicts: deque[tuple[str, TurnSounds, bool]] = deque(maxlen=verdicts_kept)
 
@@ -65,11 +70,25 @@ class TextTurnVADProcessor(PauseVADProcessor):
         if silence == 0.0:
             return  # the debtor spoke again (or the turn already ended): these words are old
         sounds = turn_sounds(frame.text, self._locale)
-        ended = sounds is TurnSounds.FINISHED
+        wait = self._wait_for(sounds)
+        ended = wait == 0.0
         self.verdicts.append((frame.text, sounds, ended))
-        stats_log.record("turn_text", sounds=sounds.value, silence_s=round(silence, 3))
+        stats_log.record("turn_text", sounds=sounds.value, silence_s=round(silence, 3), patient=self.patient)
         if ended:
             logger.debug(f"{self}: [{frame.text}] sounds finished after {silence:.2f} s of silence")
             await self.end_turn(silence)
-        elif sounds is TurnSounds.PROBABLY:
-            self._end_at = (frame.pause_id, self._probable_secs)
+        elif wait is not None:
+            self._end_at = (frame.pause_id, wait)
+
+    def ended_too_early(self) -> None:
+        if not self.patient:
+            logger.debug(f"{self}: the debtor went on after an early end: waiting longer from now on")
+        self.patient = True
+
+    def _wait_for(self, sounds: TurnSounds) -> float | None:
+        """Silence that ends a turn whose words sound so: 0 at once, None the VAD's own stop."""
+        if sounds is TurnSounds.FINISHED:
+            return self._probable_secs if self.patient else 0.0
+        if sounds is TurnSounds.PROBABLY and not self.patient:
+            return self._probable_secs
+        return None

@@ -78,7 +78,8 @@
       renderCalls(data.calls);
       renderQueue(data.queue);
       const n = data.calls.filter(c => c.ongoing).length;
-      status.textContent = `${n} call(s) in progress · updated ${new Date().toLocaleTimeString()}`;
+      status.textContent = `${n} call(s) in progress · updated ${new Date().toLocaleTimeString()}` +
+        (data.bus_unavailable ? " · live bus unavailable: calls shown from the records store, the agent queue is not" : "");
     } catch (e) {
       status.textContent = "live feed unavailable: " + e;
     }

@@ -1,0 +1,168 @@
+"""A full disk or a database that goes away costs records only as long as it lasts, and never the
+call (issue 19, item 9).
+
+The disk is really full: the kernel's /dev/full answers every write with ENOSPC, put where a
+call writes (a symlink in the records folder, or the recording's open file descriptor moved onto
+it with dup2 mid-call). The database really goes away: a database of the test's own on the local
+PostgreSQL server stops taking connections and its sessions are ended, then it comes back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from conftest import CALL_DATE
+from voicebot.records import RecordStore, attach_session
+from voicebot.records.models import Call, Turn
+from voicebot.recording.call_record import CallRecorder
+from voicebot.recording.stereo import StereoRecorder
+from voicebot.recording.wav import GrowingWav
+
+FULL = "/dev/full"
+
+
+@pytest.fixture(autouse=True)
+def _full_device():
+    if not os.path.exists(FULL):
+        pytest.fail("/dev/full is missing: these tests need the kernel's full device")
+
+
+def call(engines, accounts):
+    session = engines["en"].start_call(accounts["EN-EARLY-1"], today=CALL_DATE)
+    return session
+
+
+def lines(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_full_disk_does_not_silence_the_call_and_loses_no_line(engines, accounts, tmp_path):
+    session = call(engines, accounts)
+    jsonl = tmp_path / f"{session.call_id}.jsonl"
+    jsonl.symlink_to(FULL)
+    recorder = CallRecorder(tmp_path, session)
+    assert recorder.write_error and "No space left" in recorder.write_error
+
+    session.open()
+    turn = session.hear("yes this is John")  # the bot still answers, the turn is kept in memory
+    assert turn.bot_text and "1,250" in turn.bot_text
+
+    jsonl.unlink()  # space again: the next line writes every line kept, in order
+    session.hear("I can pay on Friday")
+    assert recorder.write_error is None
+    kinds = [(r["type"], r.get("index")) for r in lines(jsonl)]
+    assert kinds == [("call", None), ("turn", 0), ("turn", 1), ("turn", 2)]
+
+    summary = recorder.finish()
+    assert "record_error" not in summary
+    assert json.loads(recorder.summary_path.read_text())["call_id"] == session.call_id
+
+
+def test_a_summary_that_cannot_be_written_leaves_none_half_written(engines, accounts, tmp_path):
+    session = call(engines, accounts)
+    recorder = CallRecorder(tmp_path, session)
+    session.open()
+    session.hear("yes this is John")
+    tmp = recorder.summary_path.with_name(recorder.summary_path.name + ".tmp")
+    tmp.symlink_to(FULL)
+
+    summary = recorder.finish()
+
+    assert summary["record_error"].startswith("summary unwritten: OSError")
+    assert summary["outcome"] and len(summary["turns"]) == 2  # the caller still gets the summary
+    assert not recorder.summary_path.exists() and not tmp.exists()
+    assert [r["type"] for r in lines(recorder.events_path)][-1] == "result"  # the JSONL is whole
+
+
+def test_a_failing_listener_is_noted_and_the_others_still_hear(engines, accounts, tmp_path):
+    session = call(engines, accounts)
+    heard = []
+
+    def broken_store(turn):
+        raise OSError(28, "No space left on device")
+
+    session.listeners += [broken_store, heard.append]
+    session.open()
+    turn = session.hear("stop calling me")
+
+    assert turn.end and session.policy.state.opted_out  # the opt-out is acted on
+    assert [t.index for t in heard] == [0, 1]  # the listener after the broken one (the journal)
+    failed = [e for e in session.events if e["kind"] == "listener_failed"]
+    assert len(failed) == 2 and "No space left" in failed[0]["error"]
+    assert "broken_store" in failed[0]["listener"]
+
+
+def test_a_recording_on_a_disk_that_fills_mid_call_is_marked_not_fatal(tmp_path):
+    wav = GrowingWav(tmp_path / "call.wav", 8000, channels=2)
+    recorder = StereoRecorder(wav)
+    second = np.full(8000, 1000, np.int16).tobytes()
+    recorder.heard(second)  # one second: written
+    recorder.flush()
+    assert recorder.failed is None and wav.seconds == pytest.approx(1.0)
+
+    full = os.open(FULL, os.O_WRONLY)
+    os.dup2(full, wav._fh.fileno())  # the disk is full from now on (the same descriptor, now ENOSPC)
+    os.close(full)
+    ticks = [recorder.heard(second[i:i + 320]) for _ in range(3) for i in range(0, len(second), 320)]
+    recorder.close()
+
+    assert recorder.failed and "No space left" in recorder.failed
+    assert sum(t is not None for t in ticks) >= 10  # the dialogue's clock kept ticking
+
+
+def test_writes_wait_for_a_database_that_went_away(engines, accounts):
+    url = os.environ.get("VOICEBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    name = f"vb_outage_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL at {url} is not usable: {exc}")
+    own = url.rsplit("/", 1)[0] + f"/{name}"
+    store = RecordStore(own, retry_for_s=60)
+    try:
+        session = engines["en"].start_call(accounts["EN-EARLY-1"], today=CALL_DATE)
+        link = attach_session(store, session)
+        session.open()
+        store.flush()
+        with admin.connect() as conn:  # the database goes away
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+        session.hear("yes this is John")
+        session.hear("I can pay on Friday")
+        deadline = time.monotonic() + 20
+        while store.unavailable is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.unavailable, "the writer never noticed the database was away"
+        flushed = threading.Thread(target=store.flush)
+        flushed.start()
+        time.sleep(1.0)
+        assert flushed.is_alive()  # the writes wait, they are not dropped
+
+        with admin.connect() as conn:  # it comes back
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        flushed.join(timeout=30)
+        link.finish()
+        store.flush()
+
+        assert store.unavailable is None and store.failures == 0
+        with store.session() as db:
+            assert [t.index for t in db.scalars(select(Turn).where(Turn.call_id == session.call_id)
+                                                .order_by(Turn.index))] == [0, 1, 2]
+            assert db.get(Call, session.call_id).outcome == session.result().outcome
+    finally:
+        store.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,0 +1,181 @@
+"""`voicebot records ...`: a retention purge, and erasing one debtor's data on request.
+
+`purge` is what a scheduler runs (`voicebot serve` also purges once a day on its own); `erase`
+is what the data-protection officer runs for a right-to-erasure request.  Both remove the same
+things, from the records database, the records folder and the live bus's handoff packets, and
+both say what they removed.  Neither ever touches the opt-outs (see voicebot/records/retention.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from voicebot.cli.users_cmd import DATABASE_HELP, open_store
+
+if TYPE_CHECKING:
+    from telephony.bus.base import Bus
+    from voicebot.records.retention import RemovalReport
+
+records_app = typer.Typer(no_args_is_help=True,
+                          help="Call records: purge those past the retention period, erase one debtor's.")
+
+RECORDS_HELP = "records folder (JSONL, JSON, WAV; and records.db unless --database)"
+REDIS_HELP = ("Redis of the live bus (`voicebot serve`'s REDIS_URL): its decided handoff packets go "
+              "too; without it they are not checked")
+PREFIX_HELP = "the live bus's key prefix (VOICEBOT_BUS_PREFIX)"
+BUS_PREFIX = "voicebot:"  # telephony.bus.redis_bus.DEFAULT_PREFIX, without importing redis for --help
+FILE_KINDS = {".jsonl": "call records (.jsonl)", ".json": "call summaries (.json)", ".wav": "recordings (.wav)",
+              ".json.tmp": "unfinished summaries (.json.tmp)"}
+
+
+def _who() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return "cli"
+
+
+def _folder(records: Path) -> Path:
+    if not records.is_dir():
+        typer.echo(f"error: records folder {records} not found", err=True)
+        raise typer.Exit(2)
+    return records
+
+
+async def _with_bus(redis: str | None, prefix: str, work) -> "RemovalReport":
+    """Run `work(bus)` with the Redis bus if one is named (checked first), else with None."""
+    if not redis:
+        return await work(None)
+    from telephony.bus.base import BusError
+    from telephony.bus.redis_bus import RedisBus
+
+    bus: Bus = RedisBus(redis, prefix=prefix)
+    try:
+        await bus.check()
+        return await work(bus)
+    except BusError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        await bus.aclose()
+
+
+def show(report: "RemovalReport", console: Console | None = None) -> None:
+    """The report as a table of counts, then what was kept and why."""
+    console = console or Console(width=120)
+    verb = "would remove" if report.dry_run else "removed"
+    table = Table(title=f"{verb}: {report.scope}")
+    table.add_column("what")
+    table.add_column(verb, justify="right")
+    table.add_row("calls (database rows)", str(report.calls))
+    table.add_row("turns (database rows)", str(report.turns))
+    for suffix, count in report.files.by_kind().items():
+        table.add_row(FILE_KINDS.get(suffix, suffix), str(count))
+    packets = report.packets
+    table.add_row("handoff packets", str(len(packets.removed)) if packets is not None
+                  else "not checked" + ("" if report.packets_error else " (no --redis)"))
+    console.print(table)
+    if report.packets_error:
+        console.print(f"[red]handoff packets not checked[/]: {report.packets_error}")
+    for path, reason in report.files.refused:
+        console.print(f"[yellow]left in place[/]: {path}: {reason}")
+    if packets is not None and packets.kept_waiting:
+        console.print(f"[yellow]kept[/] {len(packets.kept_waiting)} handoff packet(s) still waiting for an "
+                      "agent (their calls may be on hold now): "
+                      + ", ".join(f"{q}/{c}" for q, c in packets.kept_waiting))
+    if report.audit_scrubbed:
+        console.print(f"{'would mask' if report.dry_run else 'masked'} phone numbers in "
+                      f"{report.audit_scrubbed} older audit entr{'y' if report.audit_scrubbed == 1 else 'ies'}")
+    if report.dry_run:
+        console.print("[bold]dry run[/]: nothing was removed")
+    else:
+        console.print("the audit log keeps an entry for this run (ids and counts only)")
+
+
+def _execute(records: Path, database: str | None, redis: str | None, prefix: str, work) -> "RemovalReport":
+    """Open the store (and the bus), run `work(store, bus)`, close them again."""
+    folder = _folder(records)
+    store = open_store(database, folder)
+    try:
+        return asyncio.run(_with_bus(redis, prefix, lambda bus: work(store, bus)))
+    finally:
+        store.close()
+
+
+def _print(report: "RemovalReport", as_json: bool, account: str | None = None) -> None:
+    """The counts (as JSON, or a table); for an erasure, what happens to the opt-out."""
+    from voicebot.records.retention import OPT_OUTS_KEPT
+
+    if as_json:
+        kept = {"opt_out_kept": report.opt_out_kept} if account else {}
+        typer.echo(json.dumps({"scope": report.scope, "dry_run": report.dry_run, **report.counts(), **kept}))
+        return
+    console = Console(width=120)
+    show(report, console)
+    if account:
+        if report.opt_out_kept:
+            console.print(f"[bold]kept[/]: the opt-out of {account}: {report.opt_out_kept}")
+        console.print(OPT_OUTS_KEPT)
+
+
+@records_app.command()
+def purge(
+    older_than: int = typer.Option(None, "--older-than", min=1, metavar="DAYS",
+                                   help="remove calls that ended more than DAYS days ago",
+                                   show_default="$VOICEBOT_RETENTION_DAYS, else 365"),
+    account: str = typer.Option(None, "--account", help="instead: every call of this account, whatever "
+                                                        "its age (`erase --account ID --yes`)"),
+    records: Path = typer.Option(Path("var/calls"), help=RECORDS_HELP),
+    database: str = typer.Option(None, envvar="VOICEBOT_DATABASE_URL", help=DATABASE_HELP),
+    redis: str = typer.Option(None, "--redis", envvar="REDIS_URL", help=REDIS_HELP),
+    prefix: str = typer.Option(BUS_PREFIX, envvar="VOICEBOT_BUS_PREFIX", help=PREFIX_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="count what would go, remove nothing"),
+    as_json: bool = typer.Option(False, "--json", help="the counts as one JSON object"),
+) -> None:
+    """Remove calls past the retention period: database rows, files, decided handoff packets."""
+    from voicebot.records.retention import cutoff_for, purge_records, retention_days
+
+    if account:
+        if older_than:
+            raise typer.BadParameter("--account erases every call of the account: drop --older-than")
+        return erase(account=account, records=records, database=database, redis=redis, prefix=prefix,
+                     dry_run=dry_run, yes=True, as_json=as_json)
+    try:
+        days = older_than or retention_days()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    report = _execute(records, database, redis, prefix, lambda store, bus: purge_records(
+        store, records, bus, cutoff=cutoff_for(days), dry_run=dry_run, by=_who()))
+    _print(report, as_json)
+
+
+@records_app.command()
+def erase(
+    account: str = typer.Option(..., "--account", help="the account id whose calls are erased"),
+    records: Path = typer.Option(Path("var/calls"), help=RECORDS_HELP),
+    database: str = typer.Option(None, envvar="VOICEBOT_DATABASE_URL", help=DATABASE_HELP),
+    redis: str = typer.Option(None, "--redis", envvar="REDIS_URL", help=REDIS_HELP),
+    prefix: str = typer.Option(BUS_PREFIX, envvar="VOICEBOT_BUS_PREFIX", help=PREFIX_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="count what would go, remove nothing"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+    as_json: bool = typer.Option(False, "--json", help="the counts as one JSON object"),
+) -> None:
+    """Erase one debtor's calls (right to erasure): rows, files, decided handoff packets.
+    Their opt-out is kept: it is a legal obligation."""
+    from telephony.campaign.opt_out_journal import journal_path
+    from voicebot.records.retention import erase_account
+
+    _folder(records)
+    if not (dry_run or yes or typer.confirm(f"erase every call of account {account}? This cannot be undone")):
+        raise typer.Exit(1)
+    report = _execute(records, database, redis, prefix, lambda store, bus: erase_account(
+        store, records, bus, account, dry_run=dry_run, by=_who(), opt_out_journal=journal_path(records)))
+    _print(report, as_json, account)

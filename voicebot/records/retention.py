@@ -1,0 +1,180 @@
+"""How long a call's personal data is kept, and removing it: a retention purge or one debtor's erasure.
+
+A collections call leaves the debtor's name, number, words and voice in four places: the
+records database (the call row and its turns), the records folder (`<call_id>.jsonl`, `.json`,
+`.wav`), handoff packets on the live bus (the transcript an agent saw) and, masked, the logs.
+Nothing there is needed once the retention period has passed, so `purge_records` removes every
+call that ended (or, never ended, started) before the cut-off from the first three, and
+`erase_account` removes all of one account's calls whatever their age (the right to erasure).
+
+What stays, and why: the opt-outs (the opt-out journal and the campaign store's set) are a
+legal obligation to keep, the "do not call" outlives the debt and the erasure, and they hold an
+account id, a time and a source; the audit log stays as proof of who accessed what, holding ids
+only (see `call_rows`).  Each purge or erasure adds an audit entry with its counts.
+
+The retention is `VOICEBOT_RETENTION_DAYS` (default 365 days), the same setting `voicebot serve`
+(which purges once a day) and `voicebot records purge` read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from voicebot.records.call_files import FileRemoval, RecordsFolder
+from voicebot.records.call_rows import (CallRows, calls_ended_before, calls_of_account, delete_calls,
+                                        known_ids, scrub_audit, truncate_wal)
+from voicebot.records.store import RecordStore
+
+if TYPE_CHECKING:
+    from telephony.bus.base import Bus
+    from telephony.handoff.retention import PacketSweep
+
+DEFAULT_RETENTION_DAYS = 365
+RETENTION_ENV = "VOICEBOT_RETENTION_DAYS"
+OPT_OUTS_KEPT = ("opt-outs are never erased: an opt-out is a legal obligation to keep (the debtor "
+                 "must not be called again), so the opt-out journal and the campaign store's opt-out "
+                 "set keep the account id, time and source")
+
+
+def retention_days(env: Mapping[str, str] | None = None) -> int:
+    """$VOICEBOT_RETENTION_DAYS, else 365; ValueError for anything but a whole number >= 1."""
+    raw = ((os.environ if env is None else env).get(RETENTION_ENV) or "").strip()
+    if not raw:
+        return DEFAULT_RETENTION_DAYS
+    try:
+        days = int(raw)
+    except ValueError:
+        raise ValueError(f"{RETENTION_ENV}={raw!r}: a whole number of days is expected") from None
+    if days < 1:
+        raise ValueError(f"{RETENTION_ENV}={raw!r}: keep calls at least 1 day")
+    return days
+
+
+def cutoff_for(days: int, now: datetime | None = None) -> datetime:
+    """The instant before which calls are purged when they are kept `days` days."""
+    return (now or datetime.now(UTC)).astimezone(UTC) - timedelta(days=days)
+
+
+@dataclass
+class RemovalReport:
+    """What a purge or erasure removed (a dry run: would remove), and what it kept."""
+
+    scope: str                          # "calls ended before ..." / "account ..."
+    dry_run: bool
+    calls: int = 0                      # call rows
+    turns: int = 0                      # turn rows
+    files: FileRemoval = field(default_factory=FileRemoval)
+    packets: PacketSweep | None = None  # None: no bus was given, or it failed
+    packets_error: str | None = None    # why the bus could not be swept (the rest was done)
+    audit_scrubbed: int = 0             # older audit entries whose numbers were masked
+    opt_out_kept: str | None = None     # erasure: where the account's opt-out stays, if it has one
+
+    def counts(self) -> dict[str, Any]:
+        """The figures, as the audit entry and `--json` give them."""
+        files = {k.lstrip("."): v for k, v in self.files.by_kind().items()}
+        return {"calls": self.calls, "turns": self.turns, "files": files, "bytes": self.files.bytes,
+                "files_refused": len(self.files.refused),
+                "packets": None if self.packets is None else len(self.packets.removed),
+                "packets_waiting_kept": None if self.packets is None else len(self.packets.kept_waiting),
+                "packets_error": self.packets_error, "audit_scrubbed": self.audit_scrubbed}
+
+
+@dataclass
+class _Chosen:
+    rows: CallRows
+    file_ids: list[str]
+
+
+def _choose(store: RecordStore, folder: RecordsFolder, *, cutoff: datetime | None,
+            account_id: str | None) -> _Chosen:
+    """Rows from the database; files of those calls, and of calls only the folder knows
+    (a database write that failed, a simulated call): judged by their own record's account,
+    or by when their files were last written."""
+    on_disk = folder.scan()
+    with store.session() as db:
+        rows = calls_ended_before(db, cutoff) if cutoff is not None else calls_of_account(db, account_id or "")
+        in_db = known_ids(db, on_disk)
+    if cutoff is not None:
+        only_on_disk = [c.call_id for c in on_disk.values() if c.call_id not in in_db and c.last_written < cutoff]
+    else:
+        only_on_disk = [c.call_id for c in on_disk.values() if c.account_id == account_id]
+    return _Chosen(rows, sorted(set(rows.ids) | set(only_on_disk)))
+
+
+def _remove(store: RecordStore, folder: RecordsFolder, chosen: _Chosen, report: RemovalReport) -> None:
+    """Files first, then rows: a call whose JSONL or summary could not go is found again by the
+    next run's folder scan, even with its rows gone."""
+    paths = [p for call_id in chosen.file_ids for p in folder.files_of(call_id)]
+    paths += [Path(r) for r in chosen.rows.recordings]  # a WAV recorded under another name
+    report.files = folder.remove(paths, dry_run=report.dry_run)
+    report.calls, report.turns = len(chosen.rows.ids), chosen.rows.turns
+    dry_run = report.dry_run
+
+    def write(db) -> None:
+        if not dry_run:
+            report.calls, report.turns = delete_calls(db, chosen.rows.ids)
+        report.audit_scrubbed = scrub_audit(db, dry_run=dry_run)
+    store.write_now(write)
+    if not dry_run and report.calls:
+        truncate_wal(store.engine)
+
+
+async def _run(store: RecordStore, folder: Path, bus: "Bus | None", report: RemovalReport, *,
+               cutoff: datetime | None, account_id: str | None, by: str, action: str, target: str) -> RemovalReport:
+    from telephony.bus.base import BusError
+    from telephony.handoff.retention import sweep_packets
+    from voicebot.console.audit import audit
+
+    records = RecordsFolder(folder)
+    chosen = await asyncio.to_thread(_choose, store, records, cutoff=cutoff, account_id=account_id)
+    if bus is not None:
+        try:
+            report.packets = await sweep_packets(bus, before=cutoff if account_id is None else None,
+                                                 account_id=account_id, dry_run=report.dry_run)
+        except BusError as exc:  # Redis away: the database and the files are purged all the same
+            report.packets_error = str(exc)
+    await asyncio.to_thread(_remove, store, records, chosen, report)
+    if not report.dry_run:
+        audit(store, by, action, target, **report.counts())
+        await asyncio.to_thread(store.flush)
+    return report
+
+
+async def purge_records(store: RecordStore, folder: Path, bus: "Bus | None", *, cutoff: datetime,
+                        dry_run: bool = False, by: str = "cli") -> RemovalReport:
+    """Remove every call that ended before `cutoff`: rows, files, decided handoff packets."""
+    cutoff = cutoff.astimezone(UTC)
+    report = RemovalReport(f"calls ended before {cutoff:%Y-%m-%d %H:%M} UTC", dry_run)
+    return await _run(store, folder, bus, report, cutoff=cutoff, account_id=None, by=by,
+                      action="records_purge", target=f"before {cutoff.isoformat(timespec='seconds')}")
+
+
+async def erase_account(store: RecordStore, folder: Path, bus: "Bus | None", account_id: str, *,
+                        dry_run: bool = False, by: str = "cli",
+                        opt_out_journal: Path | None = None) -> RemovalReport:
+    """Remove all of one account's calls, whatever their age; its opt-out is kept (and said)."""
+    if not account_id.strip():
+        raise ValueError("an account id is needed")
+    report = RemovalReport(f"account {account_id}", dry_run)
+    if opt_out_journal is not None:
+        report.opt_out_kept = _opt_out_note(opt_out_journal, account_id)
+    return await _run(store, folder, bus, report, cutoff=None, account_id=account_id, by=by,
+                      action="records_erase", target=account_id)
+
+
+def _opt_out_note(journal: Path, account_id: str) -> str | None:
+    """Where the account's opt-out stays, read from the journal (None: it has none there)."""
+    from telephony.campaign.opt_out_journal import OptOutJournal
+
+    if not journal.is_file():
+        return None
+    entry = OptOutJournal(journal).get(account_id)
+    if entry is None:
+        return None
+    return f"opted out {entry.get('at', '?')} ({entry.get('source', '?')}), kept in {journal}"
