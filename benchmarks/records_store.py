@@ -25,7 +25,8 @@ from sqlalchemy import event
 from dialogue.accounts import load_accounts
 from dialogue.engine import engine_for
 from voicebot.records import RecordStore, attach_session
-from voicebot.records.queries import CallFilter, dashboard, list_calls, percentile
+from voicebot.recording.call_record import percentile
+from voicebot.records.queries import CallFilter, dashboard, list_calls
 
 ACCOUNTS = Path(__file__).resolve().parents[1] / "scripts" / "accounts" / "sample_accounts.json"
 LINES = {"EN-EARLY-1": ["yes this is John", "how much do I owe", "I can pay it on Friday"],

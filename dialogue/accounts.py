@@ -2,6 +2,13 @@
 
 `FILE:ID` picks one account from a file; a bad file or an unknown id fails here, with the
 file and the ids it does hold, before any call starts.
+
+Phone numbers are normalised to E.164 when accounts are loaded ("(520) 555-0100" becomes
+"+15205550100"), so every later step (dialling, the region and time-zone fallback, opt-out
+and per-number caps) sees one form. A number written without its +country code is read in
+the account's jurisdiction's home region (`us` -> US, `cn` -> CN), else its locale's
+(`en` -> US, `zh` -> CN), see `dialogue.phones.home_region`; a number that cannot be read
+that way fails the load, naming the account.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from datetime import date
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dialogue.phones import PhoneError, home_region, to_e164
 
 
 class AccountError(ValueError):
@@ -28,6 +37,9 @@ class Account(BaseModel):
     locale: str = "en"
     timezone: str | None = None
     jurisdiction: str | None = None
+    subdivision: str | None = Field(
+        None, description="state or province code (ISO 3166-2 without the country, e.g. CA): its own "
+                          "holidays count where the jurisdiction's profile says so")
     lender: str
     amount: float = Field(gt=0)
     minimum_payment: float = Field(gt=0)
@@ -71,16 +83,30 @@ def _rows(path: Path) -> list[dict]:
     return data
 
 
+def with_e164_phone(account: Account) -> Account:
+    """The account with its phone in E.164, a national number read in the account's home
+    region (`dialogue.phones.home_region`: its jurisdiction's, else its locale's).
+
+    Done where accounts are read from a lender's file, not in the model: records already in a
+    store or an SMS queue are read back as they were saved."""
+    if not account.phone:
+        return account
+    e164 = to_e164(account.phone, home_region(account.jurisdiction, account.locale))
+    return account if e164 == account.phone else account.model_copy(update={"phone": e164})
+
+
 def load_accounts(path: Path) -> list[Account]:
     accounts = []
     for index, row in enumerate(_rows(path)):
+        ident = row.get("id", f"#{index + 1}") if isinstance(row, dict) else f"#{index + 1}"
         try:
-            accounts.append(Account.model_validate(row))
+            accounts.append(with_e164_phone(Account.model_validate(row)))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            ident = row.get("id", f"#{index + 1}") if isinstance(row, dict) else f"#{index + 1}"
             raise AccountError(f"{path}: account {ident}: {where}: {first['msg']}") from None
+        except PhoneError as exc:
+            raise AccountError(f"{path}: account {ident}: {exc}") from None
     return accounts
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dialogue.accounts import Account
-from dialogue.compliance.rules import Attempt, Decision, may_call, zones_for
+from dialogue.compliance.rules import Attempt, Decision, debtor_time, may_call
 
 if TYPE_CHECKING:
     from telephony.server.settings import ServerSettings
@@ -75,11 +75,8 @@ def check_at(account: Account, call_date: date | None = None) -> datetime:
     debtor's zone, so a replayed call is judged as a daytime call on that date."""
     if call_date is None:
         return datetime.now(timezone.utc)
-    try:
-        zones = zones_for(account)
-    except ValueError:
-        zones = ()  # a bad zone name: may_call refuses the call and says so
-    tz: tzinfo = zones[0] if zones else timezone.utc
+    debtor = debtor_time(account)
+    tz: tzinfo = debtor.primary if debtor.known else timezone.utc  # unknown: may_call refuses it, by name
     return datetime.combine(call_date, time(12), tzinfo=tz).astimezone(timezone.utc)
 
 

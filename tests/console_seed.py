@@ -7,9 +7,31 @@ compute what they expect from the database, never from this module's constants."
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from fastapi import FastAPI
+
+from conftest import CALL_DATE, SAMPLE_ACCOUNTS
+from telephony.bus.memory import InProcessBus
+from telephony.server import ServerSettings, create_app
+from voicebot.console.auth import add_user
 from voicebot.records.models import Call, Turn
 from voicebot.records.store import RecordStore
+
+#: a console user of each role, all with the password the test passes to `console_app`.
+USERS = (("sam", "supervisor"), ("dana", "script_designer"), ("alex", "agent"))
+
+
+def console_app(records: Path, password: str) -> tuple[FastAPI, InProcessBus]:
+    """The server's app over the sample accounts and `records`, with its in-process bus (for
+    the live board and the agent queue) and the USERS."""
+    settings = ServerSettings(accounts_file=SAMPLE_ACCOUNTS, records_dir=records, tokens=["t"],
+                              call_date=CALL_DATE, warm_up=False)
+    bus = InProcessBus()
+    app = create_app(settings, bus=bus)
+    for name, role in USERS:
+        add_user(app.state.records, name, password, role)
+    return app, bus
 
 #: (id, day offset, stage, locale, outcome, score, tags, escalated, low confidence, identity, spoke)
 SEEDS = [

@@ -27,7 +27,8 @@ from telephony.campaign import (
     AccountState, CallAnswer, CampaignConfig, CampaignWorker, InMemoryStore, ManualClock,
     PreparedDialer, RedisStore, SimulatedDialer, after_call, connect, contact_gate,
 )
-from telephony.campaign.windows import LocalWindow, inside, next_opening
+from dialogue.compliance.local_time import DebtorTime
+from telephony.campaign.windows import LocalWindow
 
 REPO = Path(__file__).resolve().parents[1]
 SPEED = 4.0
@@ -73,20 +74,20 @@ def overlaps(intervals: list[tuple[float, float]]) -> int:
 
 def test_window_edges_and_next_opening():
     window = [LocalWindow.parse("08:00-21:00")]
-    la = ZoneInfo("America/Los_Angeles")
-    assert inside(window, at("2026-11-23T08:00:00-08:00"), la)
-    assert inside(window, at("2026-11-23T20:59:00-08:00"), la)
-    assert not inside(window, at("2026-11-23T21:00:00-08:00"), la)
-    assert not inside(window, at("2026-11-23T07:59:00-08:00"), la)
-    assert next_opening(window, at("2026-11-23T21:30:00-08:00"), la) == at("2026-11-24T08:00:00-08:00")
-    assert next_opening(window, at("2026-11-23T06:00:00-08:00"), la) == at("2026-11-23T08:00:00-08:00")
+    la = DebtorTime.fixed("America/Los_Angeles")
+    assert la.inside(window, at("2026-11-23T08:00:00-08:00"))
+    assert la.inside(window, at("2026-11-23T20:59:00-08:00"))
+    assert not la.inside(window, at("2026-11-23T21:00:00-08:00"))
+    assert not la.inside(window, at("2026-11-23T07:59:00-08:00"))
+    assert la.next_opening(window, at("2026-11-23T21:30:00-08:00")) == at("2026-11-24T08:00:00-08:00")
+    assert la.next_opening(window, at("2026-11-23T06:00:00-08:00")) == at("2026-11-23T08:00:00-08:00")
     # Across a DST change the opening stays 08:00 local (2026-03-08: PST -> PDT).
-    assert next_opening(window, at("2026-03-07T22:00:00-08:00"), la) == at("2026-03-08T08:00:00-07:00")
+    assert la.next_opening(window, at("2026-03-07T22:00:00-08:00")) == at("2026-03-08T08:00:00-07:00")
 
 
 def test_contact_gate_day_and_week_caps():
     config = CampaignConfig(max_calls_per_day=2, max_calls_per_week=3)
-    ny = ZoneInfo("America/New_York")
+    ny = DebtorTime.fixed("America/New_York")
     now = at("2026-11-24T10:00:00-05:00")
     assert contact_gate(config, ny, now, []).allowed
     today = [at("2026-11-24T08:05:00-05:00"), at("2026-11-24T09:00:00-05:00")]
@@ -101,7 +102,7 @@ def test_contact_gate_day_and_week_caps():
 
 def test_after_call_outcomes():
     config = CampaignConfig()
-    tz = ZoneInfo("America/Chicago")
+    tz = DebtorTime.fixed("America/Chicago")
     now = at("2026-11-23T10:00:00-06:00")
     fresh = AccountState(account_id="A", attempts=1)
 

@@ -169,10 +169,17 @@ def test_phone_region_fallback(accounts):
     assert may_call(cn, [], at("2026-11-24T10:00:00+08:00")).jurisdiction == "cn"
 
 
-def test_unknown_place_or_opt_out_is_never_callable(accounts):
-    lost = acct(accounts, "EN-LATE-1", timezone=None, jurisdiction="us", phone="+99912345")
-    d = may_call(lost, [], at("2026-11-24T12:00:00+00:00"))
+def test_unknown_place_or_opt_out_is_never_callable(accounts, tmp_path: Path):
+    # A profile that names no zones of its own: nothing says where the debtor is, so no call.
+    (tmp_path / "xx.yaml").write_text("title: X\ncalling_window: {start: '08:00', end: '21:00'}\nvoicemail: hang_up\n")
+    lost = acct(accounts, "EN-LATE-1", timezone=None, jurisdiction="xx", phone="+99912345")
+    d = may_call(lost, [], at("2026-11-24T12:00:00+00:00"), profile=load_profile("xx", tmp_path))
     assert (d.allowed, d.rule, d.next_allowed_at) == (False, "timezone", None)
+    assert "no time zone" in d.reason
+    # A `us` debtor whose number says nothing is somewhere in the US: every US zone's window.
+    somewhere = acct(accounts, "EN-LATE-1", timezone=None, jurisdiction="us", phone="+99912345")
+    d = may_call(somewhere, [], at("2026-11-24T12:00:00+00:00"))
+    assert (d.rule, d.next_allowed_at, len(d.zones)) == ("calling_window", at("2026-11-24T18:00:00+00:00"), 7)
     nowhere = acct(accounts, "EN-LATE-1", jurisdiction=None, phone=None)
     assert may_call(nowhere, [], at("2026-11-24T17:00:00+00:00")).rule == "jurisdiction"
     stopped = may_call(accounts["EN-LATE-1"], [], at("2026-11-24T17:00:00+00:00"), opted_out=True)

@@ -166,3 +166,38 @@ def test_writes_wait_for_a_database_that_went_away(engines, accounts):
             conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_ready_says_when_the_records_disk_refuses_writes(tmp_path):
+    """/ready fails (503, naming the disk) while a write to the records folder fails at the OS,
+    and recovers with it; /health says alive all along."""
+    import httpx
+
+    from conftest import CALL_DATE, SAMPLE_ACCOUNTS
+    from media_server import free_port, serving
+    from telephony.server import ServerSettings, create_app
+
+    port = free_port()
+    settings = ServerSettings(accounts_file=SAMPLE_ACCOUNTS, records_dir=tmp_path, tokens=["t"],
+                              call_date=CALL_DATE, warm_up=False, ready_min_free_mb=1)
+    with serving(create_app(settings), port):
+        web = httpx.Client(base_url=f"http://127.0.0.1:{port}")
+        assert web.get("/ready").status_code == 200
+        (tmp_path / ".ready-probe").symlink_to(FULL)  # the disk is full from here
+        reply = web.get("/ready")
+        assert reply.status_code == 503
+        disk = reply.json()["checks"]["records_disk"]
+        assert not disk["ok"] and "No space left" in disk["error"]
+        assert web.get("/health").status_code == 200
+        (tmp_path / ".ready-probe").unlink()
+        assert web.get("/ready").json()["ready"] is True
+
+
+def test_a_call_that_starts_on_a_full_disk_still_runs(tmp_path):
+    """The recording cannot even get its header: the recorder says so and takes audio anyway."""
+    (tmp_path / "call.wav").symlink_to(FULL)
+    recorder = StereoRecorder(GrowingWav(tmp_path / "call.wav", 8000, channels=2))
+    assert recorder.failed and "No space left" in recorder.failed
+    ticks = [recorder.heard(np.zeros(160, np.int16).tobytes()) for _ in range(100)]
+    recorder.close()
+    assert sum(t is not None for t in ticks) >= 9

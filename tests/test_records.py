@@ -3,18 +3,17 @@ SQLite (and PostgreSQL), what the console's queries and exports read back, conso
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import uuid
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import create_engine, select, text
 
 from conftest import CALL_DATE, REPO
+from postgres_schema import own_schema
 from dialogue.nlu.rasa_format import load_nlu_text
 from voicebot.console.auth import UserError, add_user, verify
 from voicebot.records import RecordStore, StoreError, attach_session
@@ -124,20 +123,13 @@ def test_a_crash_mid_call_loses_no_turn_already_spoken(tmp_path):
 
 def test_postgresql_store(engines, accounts):
     """The same store on the local PostgreSQL server, in a schema of the test's own."""
-    url = os.environ.get("VOICEBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-    schema = f"vb_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL at {url} is not usable: {exc}")
-    try:
-        store = RecordStore(url, schema=schema)
+    with own_schema() as pg:
+        schema = pg.schema
+        store = RecordStore(pg.url, schema=schema)
         session, link = _talk(engines, accounts, store, "EN-EARLY-1", ["yes this is John", "I can pay it on Friday", "yes"])
         link.finish()
         store.flush()
-        with admin.connect() as conn:  # really in that schema, read without the store
+        with pg.admin.connect() as conn:  # really in that schema, read without the store
             stored = conn.execute(text(f'SELECT outcome, tag_text FROM "{schema}".vb_calls')).all()
             turns = conn.execute(text(f'SELECT COUNT(*) FROM "{schema}".vb_turns')).scalar()
         assert stored == [("promise_to_pay", "," + ",".join(session.result().tags) + ",")]
@@ -152,10 +144,6 @@ def test_postgresql_store(engines, accounts):
         assert [(e.text, e.intent) for e in load_nlu_text(exported).examples] == [
             ("I can pay it on Friday", "partial_payment")]
         store.close()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_bad_input_is_refused_where_it_enters(engines, accounts, tmp_path):

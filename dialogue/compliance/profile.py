@@ -7,16 +7,20 @@ meet, and a bad file fails here, at load, with the file and the field named.
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays as holiday_data
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dialogue.paths import scripts_root
 
+_WINDOW_SPEC = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 DisclosureName = Literal["recording_notice", "debt_collection_notice"]
 DISCLOSURES: tuple[str, ...] = ("recording_notice", "debt_collection_notice")
 
@@ -30,7 +34,10 @@ class _Strict(BaseModel):
 
 
 class CallingWindow(_Strict):
-    """Local hours (the debtor's clock) in which a call may start; `end` is exclusive."""
+    """Local hours (the debtor's clock) in which a contact may start; `end` is exclusive.
+
+    The one window type: a profile's legal window, a campaign's own window and the SMS send
+    windows are all this, so the resolver can intersect them."""
 
     start: time = Field(description="first allowed local time, e.g. 08:00")
     end: time = Field(description="local time from which calls are forbidden, e.g. 21:00")
@@ -40,6 +47,48 @@ class CallingWindow(_Strict):
         if self.end <= self.start:
             raise ValueError("calling_window.end must be after start (windows over midnight are not supported)")
         return self
+
+    @classmethod
+    def parse(cls, spec: str) -> "CallingWindow":
+        """"08:00-21:00"."""
+        match = _WINDOW_SPEC.match(spec)
+        if not match:
+            raise ValueError(f"window {spec!r}: expected HH:MM-HH:MM")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        return cls(start=time(h1, m1), end=time(h2, m2))
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class HolidayRules(_Strict):
+    """No-call days: a country's calendar from the `holidays` package, with the lender's own
+    days added and generated days removed, so the list never runs out at a year's end.
+
+    A profile written as a plain list of dates (`holidays: [2027-01-01, ...]`) has no
+    `country`: that list is all there is, and the validator warns before it runs out."""
+
+    country: str | None = Field(
+        None, pattern=r"^[A-Z]{2}$", description="ISO country whose public holidays count (holidays package)")
+    subdivisions: bool = Field(
+        False, description="also the holidays of the account's `subdivision` (a US state, ...), when known")
+    whole_breaks: bool = Field(
+        False, description="weekend days joined to a holiday, minus make-up working days, count too "
+                           "(the days off of China's State Council schedule)")
+    add: list[date] = Field(default_factory=list, description="extra no-call days (the lender's own)")
+    remove: list[date] = Field(default_factory=list, description="generated days on which calls are allowed")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, value: object) -> object:
+        return {"add": value} if isinstance(value, list) else value
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is not None and value not in holiday_data.list_supported_countries():
+            raise ValueError(f"the holidays package has no calendar for {value!r}")
+        return value
 
 
 class AttemptLimits(_Strict):
@@ -60,7 +109,10 @@ class JurisdictionProfile(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="id used by accounts and strategies")
     title: str = Field(description="the law or guideline the profile follows, for reports")
     calling_window: CallingWindow
-    holidays: list[date] = Field(default_factory=list, description="local dates with no calls at all")
+    holidays: HolidayRules = Field(default_factory=HolidayRules, description="local dates with no calls at all")
+    timezones: list[str] = Field(
+        default_factory=list, description="where this jurisdiction's debtors may be, used when neither the "
+                                          "account nor its phone number says; a call must fit all of them")
     limits: AttemptLimits = Field(default_factory=AttemptLimits)
     opt_out_immediate: bool = Field(True, description="an opt-out blocks every later attempt at once")
     debtor_only: bool = Field(False, description="never call or speak to anyone but the debtor")
@@ -73,6 +125,16 @@ class JurisdictionProfile(_Strict):
     content_lint: str | None = Field(
         None, description="lint file (relative to scripts/) barring threats, insults, misleading words")
 
+    @field_validator("timezones")
+    @classmethod
+    def _zones_exist(cls, value: list[str]) -> list[str]:
+        for name in value:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {name!r}") from None
+        return value
+
     @field_validator("required_disclosures")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
@@ -83,6 +145,11 @@ class JurisdictionProfile(_Strict):
 
 def profiles_dir() -> Path:
     return scripts_root() / "jurisdictions"
+
+
+def profile_path(name: str, folder: Path | None = None) -> Path:
+    """The file that holds profile `name` (whether or not it exists)."""
+    return (folder or profiles_dir()) / f"{name.lower()}.yaml"
 
 
 def available_profiles(folder: Path | None = None) -> list[str]:
@@ -123,7 +190,7 @@ def load_profile(name: str, folder: Path | None = None) -> JurisdictionProfile:
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ProfileError(f"bad jurisdiction name {name!r}")
     folder = folder or profiles_dir()
-    path = folder / f"{name.lower()}.yaml"
+    path = profile_path(name, folder)
     if not path.is_file():
         raise ProfileError(f"unknown jurisdiction {name!r}: no {path} "
                            f"(available: {', '.join(available_profiles(folder)) or 'none'})")

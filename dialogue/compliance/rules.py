@@ -16,12 +16,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
-from dialogue.accounts import Account
+from dialogue.compliance.local_time import DebtorTime, resolve, utc
+from dialogue.compliance.no_call_days import check_subdivision, holiday_name
 from dialogue.compliance.profile import JurisdictionProfile, ProfileError, load_profile
 from dialogue.compliance.regions import region_of
 from dialogue.phone_masking import mask_phone
+
+if TYPE_CHECKING:
+    from dialogue.accounts import Account
 
 HORIZON = timedelta(days=60)   # look no further for a next allowed time (covers long holidays)
 
@@ -51,60 +56,72 @@ class Decision:
                 "jurisdiction": self.jurisdiction, "zones": list(self.zones)}
 
 
-def _utc(at: datetime) -> datetime:
-    if at.tzinfo is None:
-        raise ValueError(f"time {at.isoformat()} has no time zone; pass an aware datetime")
-    return at.astimezone(timezone.utc)
-
-
-def zones_for(account: Account) -> tuple[ZoneInfo, ...]:
-    """The account's time zone, else the phone region's candidate zones (a fallback)."""
-    if account.timezone:
-        try:
-            return (ZoneInfo(account.timezone),)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"account {account.id}: unknown time zone {account.timezone!r}") from None
-    return tuple(ZoneInfo(name) for name in region_of(account.phone)[1])
-
-
-def local_today(account: Account, now: datetime | None = None) -> date:
-    """The debtor's own calendar date at ``now`` (default: the current instant), so "tomorrow"
-    said at 4 pm in Honolulu is Honolulu's tomorrow, not the server's.  Without a time zone
-    or a recognisable phone region, the server's date."""
-    zones = zones_for(account)
-    instant = now or datetime.now(timezone.utc)
-    if not zones:
-        return instant.date() if now else date.today()
-    return _utc(instant).astimezone(zones[0]).date()
-
-
 def jurisdiction_for(account: Account) -> str | None:
     """The account's jurisdiction, else the one its phone number's country suggests."""
     return account.jurisdiction or region_of(account.phone)[0]
 
 
+def profile_for(account: Account) -> JurisdictionProfile | None:
+    """The account's jurisdiction profile (read once, cached), or None when it has none or
+    names one that does not load (`may_call` reports that as the `jurisdiction` rule)."""
+    name = jurisdiction_for(account)
+    try:
+        return load_profile(name) if name else None
+    except ProfileError:
+        return None
+
+
+def debtor_time(account: Account) -> DebtorTime:
+    """The account's clock and calling window, the same answer for the legal rules, the
+    campaign scheduler and SMS (`dialogue.compliance.local_time.resolve` with its profile)."""
+    return resolve(account, profile_for(account))
+
+
+def zones_for(account: Account) -> tuple[ZoneInfo, ...]:
+    """The account's candidate time zones (see `debtor_time`); raises ValueError for an
+    account whose own time zone is not a zone name."""
+    clock = debtor_time(account)
+    if not clock.known and account.timezone:
+        raise ValueError(clock.problem)
+    return clock.zones
+
+
+def local_today(account: Account, now: datetime | None = None) -> date:
+    """The debtor's own calendar date at ``now`` (default: the current instant), so "tomorrow"
+    said at 4 pm in Honolulu is Honolulu's tomorrow, not the server's.  Without a known time
+    zone, the server's date (this dates what the debtor says; it never allows a call)."""
+    clock = debtor_time(account)
+    if not clock.known:
+        return utc(now).date() if now else date.today()
+    return clock.local_date(now or datetime.now(timezone.utc))
+
+
 class _Check:
     """Every rule of one profile for one account, evaluated at any instant."""
 
-    def __init__(self, profile: JurisdictionProfile, zones: Sequence[ZoneInfo], history: Sequence[Attempt],
-                 number: str | None):
-        self.p, self.zones = profile, tuple(zones)
+    def __init__(self, profile: JurisdictionProfile, clock: DebtorTime, history: Sequence[Attempt],
+                 number: str | None, subdivision: str | None = None):
+        self.p, self.clock = profile, clock
         self.history = sorted((_with_utc(a) for a in history), key=lambda a: a.at)
-        self.number = number
+        self.number, self.subdivision = number, subdivision
 
-    def _day_start(self, at: datetime) -> datetime:
-        here = at.astimezone(self.zones[0])
-        return datetime.combine(here.date(), time(0), tzinfo=self.zones[0]).astimezone(timezone.utc)
+    def _no_call_day(self, at: datetime) -> tuple[str, str] | None:
+        for tz in self.clock.zones:
+            day = at.astimezone(tz).date()
+            name = holiday_name(self.p.holidays, day, self.subdivision)
+            if name:
+                return "holidays", f"{day.isoformat()} is a public holiday ({name}; {tz.key})"
+        return None
 
     def first_broken(self, at: datetime) -> tuple[str, str] | None:
         p, limits = self.p, self.p.limits
-        for tz in self.zones:
-            here = at.astimezone(tz)
-            if here.date() in p.holidays:
-                return "holidays", f"{here.date().isoformat()} is a public holiday ({tz.key})"
-            if not (p.calling_window.start <= here.time() < p.calling_window.end):
-                return ("calling_window", f"{here:%H:%M} {tz.key} is outside "
-                        f"{p.calling_window.start:%H:%M}-{p.calling_window.end:%H:%M} local time")
+        holiday = self._no_call_day(at)
+        if holiday:
+            return holiday
+        tz = self.clock.outside([p.calling_window], at)
+        if tz is not None:
+            return ("calling_window", f"{at.astimezone(tz):%H:%M} {tz.key} is outside "
+                    f"{p.calling_window} local time")
         past = [a for a in self.history if a.at <= at]
         if limits.quiet_days_after_conversation:
             quiet = timedelta(days=limits.quiet_days_after_conversation)
@@ -118,7 +135,7 @@ class _Check:
             if len(recent) >= limits.per_debt_in_days:
                 return ("per_debt_in_days", f"{len(recent)} attempts in the last {limits.days} days "
                         f"(limit {limits.per_debt_in_days})")
-        today = [a for a in past if a.at >= self._day_start(at)]
+        today = [a for a in past if a.at >= self.clock.day_start(at)]
         if limits.connected_per_day:
             connected = sum(a.connected for a in today)
             if connected >= limits.connected_per_day:
@@ -132,13 +149,8 @@ class _Check:
         return None
 
     def candidates(self, at: datetime) -> list[datetime]:
-        limits, out = self.p.limits, set()
-        first = at.astimezone(self.zones[0]).date() - timedelta(days=1)
-        for tz in self.zones:
-            for offset in range(HORIZON.days + 2):
-                day = first + timedelta(days=offset)
-                for moment in (self.p.calling_window.start, time(0)):
-                    out.add(datetime.combine(day, moment, tzinfo=tz).astimezone(timezone.utc))
+        limits = self.p.limits
+        out = set(self.clock.boundaries((self.p.calling_window.start, time(0)), at, at + HORIZON))
         for attempt in self.history:
             out.add(attempt.at + timedelta(days=limits.days))
             if limits.quiet_days_after_conversation and attempt.conversation:
@@ -147,13 +159,13 @@ class _Check:
 
 
 def _with_utc(attempt: Attempt) -> Attempt:
-    return Attempt(_utc(attempt.at), attempt.connected, attempt.conversation, attempt.number)
+    return Attempt(utc(attempt.at), attempt.connected, attempt.conversation, attempt.number)
 
 
 def may_call(account: Account, history: Sequence[Attempt], at: datetime, *, opted_out: bool = False,
              profile: JurisdictionProfile | None = None) -> Decision:
     """May `account` be dialled at `at` (aware), given its earlier attempts and opt-out flag?"""
-    at = _utc(at)
+    at = utc(at)
     name = profile.name if profile else jurisdiction_for(account)
     if opted_out:
         return Decision(False, "opt_out", "the debtor asked not to be called again", None, name)
@@ -165,18 +177,18 @@ def may_call(account: Account, history: Sequence[Attempt], at: datetime, *, opte
             profile = load_profile(name)
         except ProfileError as exc:
             return Decision(False, "jurisdiction", str(exc), None, name)
+    clock = resolve(account, profile)
+    if not clock.known:
+        return Decision(False, "timezone", clock.problem or "unknown time zone", None, profile.name)
+    subdivision = account.subdivision
     try:
-        zones = zones_for(account)
+        check_subdivision(profile.holidays, subdivision)
     except ValueError as exc:
-        return Decision(False, "timezone", str(exc), None, profile.name)
-    keys = tuple(z.key for z in zones)
-    if not zones:
-        return Decision(False, "timezone", f"account {account.id} has no time zone and its phone "
-                        f"{mask_phone(account.phone) or '(none)'} does not suggest one", None, profile.name)
-    check = _Check(profile, zones, history, account.phone)
+        return Decision(False, "holidays", f"account {account.id}: {exc}", None, profile.name, clock.keys)
+    check = _Check(profile, clock, history, account.phone, subdivision)
     broken = check.first_broken(at)
     if broken is None:
-        return Decision(True, None, "allowed", None, profile.name, keys)
+        return Decision(True, None, "allowed", None, profile.name, clock.keys)
     rule, reason = broken
     following = next((t for t in check.candidates(at) if check.first_broken(t) is None), None)
-    return Decision(False, rule, reason, following, profile.name, keys)
+    return Decision(False, rule, reason, following, profile.name, clock.keys)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from dialogue.script.checks_compliance import check_disclosures
+from dialogue.script.checks_holidays import check_holiday_runway
 from dialogue.script.checks_graph import check_identity_first, check_references, check_shape
 from dialogue.script.checks_strategy import check_dtmf, check_nlu_data, check_stages
 from dialogue.script.checks_text import check_locale_texts
@@ -11,7 +14,8 @@ from dialogue.script.loader import LocaleScripts
 from dialogue.script.problems import Problem
 
 
-def check_locale(scripts: LocaleScripts) -> list[Problem]:
+def check_locale(scripts: LocaleScripts, today: date | None = None) -> list[Problem]:
+    """Every check; with `today`, also those that depend on the date (a holiday list running out)."""
     problems: list[Problem] = []
     problems += check_stages(scripts)
     problems += check_dtmf(scripts)
@@ -26,5 +30,7 @@ def check_locale(scripts: LocaleScripts) -> list[Problem]:
     problems += check_locale_texts(scripts)
     problems += check_voicemails(scripts)
     problems += check_disclosures(scripts)
+    if today is not None:
+        problems += check_holiday_runway(scripts, today)
     problems += check_nlu_data(scripts)
     return sorted(set(problems))

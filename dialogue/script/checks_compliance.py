@@ -10,6 +10,8 @@ before identity is confirmed (it tells a third party there is a debt).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dialogue.compliance.profile import JurisdictionProfile, ProfileError, load_profile
 from dialogue.script.graph import reachable, unverified_hits
 from dialogue.script.loader import STRATEGY_FILE, LocaleScripts
@@ -21,13 +23,19 @@ DEBT_NOTICE = "debt_collection_notice"
 RECORDING_NOTICE = "recording_notice"
 
 
+def profiles_folder(scripts: LocaleScripts) -> Path | None:
+    """The jurisdictions folder beside the scripts (scripts kept together, wherever they are),
+    else None for the default one."""
+    beside = scripts.root.parent / "jurisdictions"
+    return beside if beside.is_dir() else None
+
+
 def _profile(scripts: LocaleScripts) -> tuple[JurisdictionProfile | None, list[Problem]]:
     name = scripts.strategy.jurisdiction
     if name is None:
         return None, []
-    beside = scripts.root.parent / "jurisdictions"  # scripts kept together, wherever they are
     try:
-        return load_profile(name, beside if beside.is_dir() else None), []
+        return load_profile(name, profiles_folder(scripts)), []
     except ProfileError as exc:
         doc = scripts.docs[STRATEGY_FILE]
         return None, [doc.problem(("jurisdiction",), str(exc), "unknown-jurisdiction")]

@@ -4,22 +4,23 @@ several workers sharing one campaign through Redis.
 Public API:
     CampaignConfig, CampaignWorker, RunResult, CampaignListener
     Dialer, CallRequest, CallAnswer, PreparedDialer, SimulatedDialer
-    CampaignStore, InMemoryStore, RedisStore, open_backend, connect
+    CampaignStore, StoreUnavailable, InMemoryStore, RedisStore, open_backend, connect
     AccountState, CallRecord, Lease
     Clock, SystemClock, ShiftedClock, ManualClock
     LocalWindow, contact_gate, after_call
 """
 
-from telephony.campaign.backend import CampaignBackend, connect, open_backend
+from telephony.campaign.backend import CampaignBackend, open_backend
 from telephony.campaign.clock import Clock, ManualClock, ShiftedClock, SystemClock, parse_instant
 from telephony.campaign.config import CampaignConfig, parse_duration
 from telephony.campaign.dialer import CallAnswer, CallRequest, Dialer, PreparedDialer
 from telephony.campaign.memory_store import InMemoryStore
+from telephony.campaign.redis_client import connect
 from telephony.campaign.redis_store import RedisStore
 from telephony.campaign.schedule import after_call, contact_gate
 from telephony.campaign.simulated_dialer import SimulatedDialer
 from telephony.campaign.state import AccountState, CallRecord, Lease
-from telephony.campaign.store import CampaignStore
+from telephony.campaign.store import CampaignStore, StoreUnavailable
 from telephony.campaign.windows import LocalWindow
 from telephony.campaign.worker import CampaignListener, CampaignWorker, RunResult
 
@@ -27,6 +28,6 @@ __all__ = [
     "AccountState", "CallAnswer", "CallRecord", "CallRequest", "CampaignBackend", "CampaignConfig",
     "CampaignListener", "CampaignStore", "CampaignWorker", "Clock", "Dialer", "InMemoryStore", "Lease",
     "LocalWindow", "ManualClock", "PreparedDialer", "RedisStore", "RunResult", "ShiftedClock",
-    "SimulatedDialer", "SystemClock", "after_call", "connect", "contact_gate", "open_backend",
+    "SimulatedDialer", "StoreUnavailable", "SystemClock", "after_call", "connect", "contact_gate", "open_backend",
     "parse_duration", "parse_instant",
 ]

@@ -7,9 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
 from telephony.campaign.memory_store import InMemoryStore, load_state_file, save_state_file
+from telephony.campaign.redis_client import connect
 from telephony.campaign.redis_store import RedisStore
 from telephony.campaign.store import CampaignStore
 from telephony.sms.outbox import FileOutbox, RedisStreamOutbox, SmsSender
@@ -17,11 +16,6 @@ from telephony.sms.store import InMemorySmsStore, RedisSmsStore, SmsStore
 
 DEFAULT_STATE_FILE = Path("var/campaign/state.json")
 DEFAULT_OUTBOX_FILE = Path("var/sms/outbox.jsonl")
-
-
-def connect(url: str) -> redis.Redis:
-    """A client as the stores expect it (strings, not bytes)."""
-    return redis.Redis.from_url(url, decode_responses=True)
 
 
 @dataclass
@@ -37,11 +31,12 @@ def open_backend(redis_url: str | None, prefix: str = "voicebot", state_file: Pa
              outbox_file: Path | None = None, sms_in_flight_s: float = 120.0) -> CampaignBackend:
     if redis_url:
         client = connect(redis_url)
-        client.ping()
+        campaign_store = RedisStore(client, prefix)
+        campaign_store.ping()  # StoreUnavailable naming the address, at once, not at the first dial
         outbox: SmsSender = (FileOutbox(outbox_file) if outbox_file
                              else RedisStreamOutbox(client, f"{prefix}:sms:outbox"))
-        return CampaignBackend(RedisStore(client, prefix), RedisSmsStore(client, prefix, sms_in_flight_s), outbox,
-                           where=f"redis {redis_url} prefix {prefix}")
+        return CampaignBackend(campaign_store, RedisSmsStore(client, prefix, sms_in_flight_s), outbox,
+                               where=f"redis {campaign_store.description} prefix {prefix}")
     store, sms_store = InMemoryStore(), InMemorySmsStore(sms_in_flight_s)
     if state_file is not None:
         data = load_state_file(state_file)

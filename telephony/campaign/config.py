@@ -4,6 +4,8 @@ Defaults follow ../shared/SEEDS.md and common contact rules: call only 08:00-21:
 debtor's own time zone, a few dials a day and a week at most (counted across every campaign,
 because the limit protects the person, not the campaign), a redial schedule for unanswered
 calls, and one redial with the other voice for a customer who answered but did not commit.
+There is no default time zone: the debtor's clock is the contact rules' own
+(`dialogue.compliance.rules.debtor_time`), and an account without one is not called.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ class CampaignConfig(BaseModel):
     calling_window: LocalWindow = Field(
         default_factory=lambda: LocalWindow.parse("08:00-21:00"),
         description="local hours in which a call may start, in the account's time zone")
-    default_timezone: str = Field("UTC", description="for accounts without a timezone")
     max_calls_per_day: int = Field(3, ge=1, description="dials per account per local calendar day")
     max_calls_per_week: int = Field(7, ge=1, description="dials per account in any 7 days")
     max_attempts: int = Field(6, ge=1, description="dials per account in this campaign")

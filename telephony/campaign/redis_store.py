@@ -20,6 +20,10 @@ Key layout (PREFIX defaults to "voicebot"; tests use one prefix per test):
 Claiming, renewing, deferring and finishing are Lua scripts, so each is atomic: an account is
 leased to one worker at a time, and a worker whose lease expired cannot overwrite the state its
 successor writes.  Lease and line expiries use the Redis server's clock (TIME), not the workers'.
+
+The client is synchronous and must come from `redis_client.connect` (short timeouts); every
+operation turns an unreachable or stalled Redis into `StoreUnavailable` naming the address, and
+the async worker calls it off its event loop.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ import redis
 from dialogue.accounts import Account
 from dialogue.compliance.rules import Attempt
 from telephony.campaign.clock import utc
+from telephony.campaign.redis_client import REDIS_DOWN, connect, describe, store_operation
 from telephony.campaign.state import AccountState, CallRecord, Lease
+from telephony.campaign.store import StoreUnavailable
 
 _SERVER_MS = """
 local t = redis.call('TIME')
@@ -97,10 +103,13 @@ def _epoch(at: datetime) -> float:
 
 
 class RedisStore:
-    unavailable: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)  # incl. loading
+    #: StoreUnavailable from this store; raw Redis errors from the SMS store sharing its client.
+    unavailable: tuple[type[Exception], ...] = (StoreUnavailable, *REDIS_DOWN)
 
     def __init__(self, client: redis.Redis, prefix: str = "voicebot"):
+        """`client`: from `redis_client.connect(url)` (decoded strings, short timeouts)."""
         self.r, self.prefix = client, prefix
+        self.description = describe(client)
         self._register = client.register_script(_REGISTER)
         self._claim = client.register_script(_CLAIM)
         self._renew = client.register_script(_RENEW)
@@ -108,7 +117,11 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "voicebot") -> "RedisStore":
-        return cls(redis.Redis.from_url(url, decode_responses=True), prefix)
+        return cls(connect(url), prefix)
+
+    @store_operation("ping")
+    def ping(self) -> None:
+        self.r.ping()
 
     # -- keys -----------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
@@ -118,25 +131,31 @@ class RedisStore:
         return self.key("campaign", campaign, part)
 
     # -- flags ----------------------------------------------------------------------------
+    @store_operation("ask an opt-out")
     def is_opted_out(self, account_id: str) -> bool:
         return bool(self.r.sismember(self.key("optout"), account_id))
 
+    @store_operation("record an opt-out")
     def opt_out(self, account_id: str, at: datetime, reason: str = "") -> None:
         pipe = self.r.pipeline()
         pipe.sadd(self.key("optout"), account_id)
         pipe.hsetnx(self.key("optout", "at"), account_id, f"{utc(at).isoformat()} {reason}".strip())
         pipe.execute()
 
+    @store_operation("list opt-outs")
     def opted_out(self) -> set[str]:
         return set(self.r.smembers(self.key("optout")))
 
+    @store_operation("ask a payment")
     def is_paid(self, account_id: str) -> bool:
         return bool(self.r.sismember(self.key("paid"), account_id))
 
+    @store_operation("record a payment")
     def mark_paid(self, account_id: str) -> None:
         self.r.sadd(self.key("paid"), account_id)
 
     # -- accounts -------------------------------------------------------------------------
+    @store_operation("register accounts")
     def register(self, campaign: str, accounts: list[Account], now: datetime) -> dict[str, str]:
         keys = [self._ck(campaign, "accounts"), self._ck(campaign, "state"), self._ck(campaign, "due"),
                 self.key("optout")]
@@ -149,21 +168,26 @@ class RedisStore:
                            client=pipe)
         return dict(zip((a.id for a in accounts), pipe.execute()))
 
+    @store_operation("list due accounts")
     def due(self, campaign: str, now: datetime, limit: int = 50) -> list[str]:
         return list(self.r.zrangebyscore(self._ck(campaign, "due"), "-inf", _epoch(now), start=0, num=limit))
 
+    @store_operation("find the next due account")
     def next_due(self, campaign: str) -> datetime | None:
         first = self.r.zrange(self._ck(campaign, "due"), 0, 0, withscores=True)
         return datetime.fromtimestamp(first[0][1], timezone.utc) if first else None
 
+    @store_operation("count active accounts")
     def active(self, campaign: str) -> int:
         return int(self.r.zcard(self._ck(campaign, "due")))
 
+    @store_operation("read accounts")
     def accounts(self, campaign: str) -> dict[str, Account]:
         raw = self.r.hgetall(self._ck(campaign, "accounts"))
         return {k: Account.model_validate_json(v) for k, v in raw.items()}
 
     # -- leases ---------------------------------------------------------------------------
+    @store_operation("claim an account")
     def claim(self, campaign: str, account_id: str, worker: str, now: datetime, ttl_s: float,
               max_lines: int) -> Lease | str:
         lease = Lease(campaign=campaign, account_id=account_id, worker=worker, token=uuid.uuid4().hex)
@@ -173,28 +197,34 @@ class RedisStore:
             args=[account_id, lease.value, int(ttl_s * 1000), _epoch(now), max_lines])
         return lease if answer == "ok" else str(answer)
 
+    @store_operation("renew a lease")
     def renew(self, lease: Lease, ttl_s: float) -> bool:
         return bool(self._renew(keys=[self.key("lease", lease.account_id), self._ck(lease.campaign, "lines")],
                                 args=[lease.value, int(ttl_s * 1000)]))
 
+    @store_operation("read a lease")
     def holder(self, account_id: str) -> str | None:
         return self.r.get(self.key("lease", account_id))
 
     # -- state ----------------------------------------------------------------------------
+    @store_operation("read an account's state")
     def state(self, campaign: str, account_id: str) -> AccountState:
         raw = self.r.hget(self._ck(campaign, "state"), account_id)
         if raw is None:
             raise KeyError(f"account {account_id!r} is not in campaign {campaign!r}")
         return AccountState.model_validate_json(raw)
 
+    @store_operation("read the states")
     def states(self, campaign: str) -> dict[str, AccountState]:
         return {k: AccountState.model_validate_json(v)
                 for k, v in self.r.hgetall(self._ck(campaign, "state")).items()}
 
+    @store_operation("read contacts")
     def contacts_since(self, account_id: str, since: datetime) -> list[datetime]:
         scores = self.r.zrangebyscore(self.key("contacts", account_id), _epoch(since), "+inf", withscores=True)
         return [datetime.fromtimestamp(score, timezone.utc) for _, score in scores]
 
+    @store_operation("read attempts")
     def attempts_since(self, account_id: str, since: datetime) -> list[Attempt]:
         pipe = self.r.pipeline()
         pipe.zrangebyscore(self.key("contacts", account_id), _epoch(since), "+inf", withscores=True)
@@ -206,6 +236,7 @@ class RedisStore:
             out.append(Attempt(datetime.fromtimestamp(score, timezone.utc), flags[0] == "1", flags[1] == "1"))
         return out
 
+    @store_operation("record a call's result")
     def note_result(self, account_id: str, call_id: str, connected: bool, conversation: bool) -> None:
         key = self.key("results", account_id)
         pipe = self.r.pipeline(transaction=True)
@@ -213,12 +244,15 @@ class RedisStore:
         pipe.expire(key, 35 * 86400)  # as long as any rule looks back
         pipe.execute()
 
+    @store_operation("log a blocked attempt")
     def log_blocked(self, campaign: str, entry: dict) -> None:
         self.r.rpush(self._ck(campaign, "blocked"), json.dumps(entry, ensure_ascii=False))
 
+    @store_operation("read blocked attempts")
     def blocked(self, campaign: str) -> list[dict]:
         return [json.loads(v) for v in self.r.lrange(self._ck(campaign, "blocked"), 0, -1)]
 
+    @store_operation("begin a call")
     def begin_call(self, lease: Lease, call_id: str, now: datetime, state: AccountState) -> None:
         contacts = self.key("contacts", lease.account_id)
         pipe = self.r.pipeline(transaction=True)
@@ -236,16 +270,19 @@ class RedisStore:
     def _next(state: AccountState) -> str:
         return "" if state.done or state.next_at is None else repr(_epoch(state.next_at))
 
+    @store_operation("defer an account")
     def defer(self, lease: Lease, state: AccountState) -> None:
         self._settle(keys=self._settle_keys(lease),
                      args=[lease.value, lease.account_id, self._next(state), state.model_dump_json(), "", "0", ""])
 
+    @store_operation("finish a call")
     def finish(self, lease: Lease, state: AccountState, record: CallRecord, opt_out: bool) -> bool:
         note = f"{utc(record.ended_at).isoformat()} opted out on a call"
         return bool(self._settle(keys=self._settle_keys(lease),
                                  args=[lease.value, lease.account_id, self._next(state), state.model_dump_json(),
                                        record.model_dump_json(), "1" if opt_out else "0", note]))
 
+    @store_operation("settle an account")
     def settle(self, campaign: str, account_id: str, final: str, now: datetime) -> None:
         raw = self.r.hget(self._ck(campaign, "state"), account_id)
         state = AccountState.model_validate_json(raw) if raw else AccountState(account_id=account_id)
@@ -256,5 +293,6 @@ class RedisStore:
         pipe.zrem(self._ck(campaign, "due"), account_id)
         pipe.execute()
 
+    @store_operation("read the call log")
     def calls(self, campaign: str) -> list[CallRecord]:
         return [CallRecord.model_validate_json(v) for v in self.r.lrange(self._ck(campaign, "calls"), 0, -1)]

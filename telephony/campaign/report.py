@@ -3,20 +3,21 @@ summary table of the whole campaign (every worker's calls, read back from the st
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dialogue.accounts import Account
+from dialogue.compliance.rules import debtor_time
 from telephony.campaign.clock import Clock
 from telephony.campaign.dialer import CallRequest
 from telephony.campaign.state import AccountState, CallRecord
 from telephony.campaign.store import CampaignStore
-from telephony.campaign.windows import local, zone
 from telephony.campaign.worker import CampaignListener
 
 
@@ -51,18 +52,47 @@ def totals(states: dict[str, AccountState], calls: list[CallRecord],
 
 
 class ProgressListener(CampaignListener):
-    """A rich progress bar: accounts no longer due now, out of all, with live call counts."""
+    """A rich progress bar: accounts no longer due now, out of all, with live call counts.
+
+    Its hooks run on the worker's event loop, so the one store question it has (how many are
+    due now) is asked on a thread of its own, one question at a time: a slow or stalled Redis
+    leaves the bar a little behind, never the calls.  Store errors are the worker's to report;
+    the bar keeps its last figure."""
 
     def __init__(self, progress: Progress, store: CampaignStore, campaign: str, clock: Clock, total: int):
         self.progress, self.store, self.campaign, self.clock = progress, store, campaign, clock
         self.task = progress.add_task(campaign, total=max(total, 1))
         self.dials = self.answered = self.in_call = 0
+        self._due_now = total
+        self._lock = threading.Lock()
+        self._asking = self._wanted = False
         self.refresh()
 
     def refresh(self) -> None:
-        due_now = len(self.store.due(self.campaign, self.clock.now(), limit=100_000))
+        self._show()
+        with self._lock:
+            self._wanted = True
+            if self._asking:
+                return  # the thread asking now asks once more when it is done
+            self._asking = True
+        threading.Thread(target=self._ask_store, name="progress-due", daemon=True).start()
+
+    def _ask_store(self) -> None:
+        while True:
+            with self._lock:
+                if not self._wanted:
+                    self._asking = False
+                    return
+                self._wanted = False
+            try:
+                self._due_now = len(self.store.due(self.campaign, self.clock.now(), limit=100_000))
+            except Exception:  # noqa: BLE001 - an outage is logged by the worker; keep the last figure
+                continue
+            self._show()
+
+    def _show(self) -> None:
         total = self.progress.tasks[self.task].total or 1
-        self.progress.update(self.task, completed=max(0, total - due_now - self.in_call),
+        self.progress.update(self.task, completed=max(0, total - self._due_now - self.in_call),
                              description=f"{self.campaign}: {self.dials} dials, {self.answered} answered, "
                                          f"{self.in_call} on the line")
 
@@ -88,14 +118,17 @@ def progress_bar(console: Console) -> Progress:
                     TimeElapsedColumn(), console=console, transient=False)
 
 
-def _when(at: datetime | None, account: Account | None, default_tz: str) -> str:
+def _when(at: datetime | None, account: Account | None) -> str:
+    """`at` on the debtor's clock (the contact rules' one), or in UTC, labelled so, when the
+    account's zone is not known."""
     if at is None:
         return ""
-    tz = zone(account.timezone if account else None, default_tz)
-    return local(at, tz).strftime("%a %d %b %H:%M %Z")
+    debtor = debtor_time(account) if account else None
+    shown = debtor.local(at) if debtor and debtor.known else at.astimezone(timezone.utc)
+    return shown.strftime("%a %d %b %H:%M %Z")
 
 
-def summary_table(store: CampaignStore, campaign: str, default_tz: str = "UTC") -> Table:
+def summary_table(store: CampaignStore, campaign: str) -> Table:
     states, calls, accounts = store.states(campaign), store.calls(campaign), store.accounts(campaign)
     by_account: dict[str, list[CallRecord]] = {}
     for call in calls:
@@ -110,7 +143,7 @@ def summary_table(store: CampaignStore, campaign: str, default_tz: str = "UTC") 
         style = {"resolved": "green", "opted_out": "red", "not_callable": "red"}.get(state.final or "", "")
         table.add_row(account_id, mine[-1].stage if mine else "", str(state.attempts), str(state.answered),
                       ", ".join(state.voices), last, f"[{style}]{where}[/]" if style else where,
-                      _when(state.next_at, accounts.get(account_id), default_tz),
+                      _when(state.next_at, accounts.get(account_id)),
                       ", ".join(sorted({c.worker for c in mine})))
     t = totals(states, calls, store.blocked(campaign))
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(t.outcomes.items())) or "none"

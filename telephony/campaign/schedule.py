@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from dialogue.compliance.local_time import DebtorTime
 from telephony.campaign.config import CampaignConfig
 from telephony.campaign.dialer import CallAnswer
 from telephony.campaign.state import AccountState
-from telephony.campaign.windows import inside, local_day_start, next_local_midnight, next_opening
 
 RESOLVED = frozenset({"promise_to_pay", "partial_payment", "already_paid", "plan_requested"})
 # Handed to people (and, for attorney and bankruptcy, no more calls by law).
@@ -35,36 +34,39 @@ class Gate:
     reason: str | None = None         # window | daily_cap | weekly_cap
 
 
-def contact_gate(config: CampaignConfig, tz: ZoneInfo, now: datetime, contacts: list[datetime]) -> Gate:
-    """May a dial start now?  `contacts` are this person's earlier dials (any campaign)."""
+def contact_gate(config: CampaignConfig, clock: DebtorTime, now: datetime, contacts: list[datetime]) -> Gate:
+    """May a dial start now?  `contacts` are this person's earlier dials (any campaign).
+
+    The window holds in every zone the debtor may be in; with no such moment ahead, `next_at`
+    is None and the account cannot be called by this campaign."""
     windows = [config.calling_window]
-    if not inside(windows, now, tz):
-        return Gate(False, next_opening(windows, now, tz), "window")
-    day_start = local_day_start(now, tz)
+    if not clock.inside(windows, now):
+        return Gate(False, clock.next_opening(windows, now), "window")
+    day_start = clock.day_start(now)
     if sum(1 for c in contacts if c >= day_start) >= config.max_calls_per_day:
-        return Gate(False, next_opening(windows, next_local_midnight(now, tz), tz), "daily_cap")
+        return Gate(False, clock.next_opening(windows, clock.next_midnight(now)), "daily_cap")
     week = sorted(c for c in contacts if c > now - WEEK)
     if len(week) >= config.max_calls_per_week:
         frees_at = week[-config.max_calls_per_week] + WEEK
-        return Gate(False, next_opening(windows, frees_at, tz), "weekly_cap")
+        return Gate(False, clock.next_opening(windows, frees_at), "weekly_cap")
     return Gate(True)
 
 
-def _callback_at(config: CampaignConfig, tz: ZoneInfo, now: datetime, answer: CallAnswer) -> datetime:
+def _callback_at(config: CampaignConfig, clock: DebtorTime, now: datetime, answer: CallAnswer) -> datetime:
     raw = ((answer.summary or {}).get("details") or {}).get("callback_time")
     try:
         day = date.fromisoformat(str(raw)) if raw else None
     except ValueError:
         day = None
     if day is not None:
-        at = datetime.combine(day, config.calling_window.start, tzinfo=tz)
+        at = datetime.combine(day, config.calling_window.start, tzinfo=clock.primary)
         if at > now:
             return at
     return now + config.callback_default
 
 
 def after_call(config: CampaignConfig, state: AccountState, answer: CallAnswer, now: datetime,
-               tz: ZoneInfo) -> AccountState:
+               clock: DebtorTime) -> AccountState:
     """The account's state once this dial has ended (attempts were counted when it started)."""
     s = state.model_copy(deep=True)
     s.last_status, s.updated_at, s.waiting_for = answer.status, now, None
@@ -87,7 +89,7 @@ def after_call(config: CampaignConfig, state: AccountState, answer: CallAnswer, 
         elif outcome == "wrong_party":
             final = "wrong_party"
         elif outcome == "callback":
-            next_at, s.waiting_for = _callback_at(config, tz, now, answer), "callback"
+            next_at, s.waiting_for = _callback_at(config, clock, now, answer), "callback"
         elif s.answered >= config.max_answered:
             final = "max_answered"
         else:
@@ -101,5 +103,6 @@ def after_call(config: CampaignConfig, state: AccountState, answer: CallAnswer, 
     if final is not None:
         s.status, s.final, s.next_at, s.waiting_for = "done", final, None, None  # type: ignore[assignment]
     else:
-        s.next_at = next_opening([config.calling_window], next_at, tz)  # type: ignore[arg-type]
+        # No opening in every zone: keep the raw time; the gate at that dial settles the account.
+        s.next_at = clock.next_opening([config.calling_window], next_at) or next_at  # type: ignore[arg-type]
     return s

@@ -16,6 +16,12 @@ from dialogue.compliance.rules import Attempt
 from telephony.campaign.state import AccountState, CallRecord, Lease
 
 
+class StoreUnavailable(RuntimeError):
+    """The campaign store cannot be reached now (down, restarting, or stalled past its
+    timeout); the message names where it is (without a password) and what was being done.
+    One of every store's `unavailable` errors: the worker keeps its outcomes and retries."""
+
+
 class AccountFlags(Protocol):
     """Per-person facts shared by every campaign and by SMS."""
 

@@ -11,6 +11,12 @@ does not stop then: calls in progress go on, each finished call's outcome is kep
 and written when the store answers again, and an opt-out is first made durable in the opt-out
 journal (`OptOuts`), which every claim consults too, so nobody who said "stop calling me" is
 dialled again whatever the store lost.
+
+The stores are synchronous (Redis with short timeouts, or memory) and shared with threads
+(the lease keeper) and synchronous callers (the CLI, SMS, the server's opt-out check), so the
+worker runs each store call on a thread (`_io`): the event loop carries the calls and must
+keep running while Redis is slow or stalled; a stall surfaces after the client's timeout as
+one of `store.unavailable` (`StoreUnavailable`, naming the address) and is handled as an outage.
 """
 
 from __future__ import annotations
@@ -20,14 +26,15 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from loguru import logger
 
 from dialogue.accounts import Account
-from dialogue.compliance.rules import Decision, may_call
+from dialogue.compliance.rules import Decision, debtor_time, may_call
 from telephony.campaign.clock import Clock, SystemClock
 from telephony.campaign.config import CampaignConfig
 from telephony.campaign.dialer import CallAnswer, CallRequest, Dialer
@@ -37,11 +44,13 @@ from telephony.campaign.schedule import after_call, contact_gate
 from telephony.campaign.stages import ScriptsFor, engine_scripts, stage_for, voice_for
 from telephony.campaign.state import AccountState, CallRecord, Lease
 from telephony.campaign.store import CampaignStore
-from telephony.campaign.windows import local, next_opening, zone
 from telephony.compliance_gate import AuditLog, blocked_entry
 
 if TYPE_CHECKING:  # the SMS package builds on this one; no import at run time
     from telephony.sms.triggers import SmsTriggers
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 CAP_LOOKBACK = timedelta(days=8)
 RULES_LOOKBACK = timedelta(days=35)  # longer than any profile's rolling window
@@ -106,10 +115,10 @@ class CampaignWorker:
     # -- the loop -------------------------------------------------------------------------
     async def run(self, accounts: list[Account] | None = None, *, follow: bool = False,
                   until: datetime | None = None) -> RunResult:
-        self.opt_outs.replay()  # opt-outs journaled while the store was down or by a killed worker
+        await _io(self.opt_outs.replay)  # opt-outs journaled while the store was down or by a killed worker
         if accounts:
-            self.store.register(self.campaign, accounts, self.clock.now())
-        self._accounts = self.store.accounts(self.campaign)
+            await _io(self.store.register, self.campaign, accounts, self.clock.now())
+        self._accounts = await _io(self.store.accounts, self.campaign)
         self._result = RunResult(self.worker_id)
         tasks: set[asyncio.Task] = set()
         keeper = LeaseKeeper(self.store, self.config.lease_ttl_s)
@@ -132,7 +141,7 @@ class CampaignWorker:
             logger.opt(exception=failure).error(f"campaign {self.campaign}: a call task failed: {failure!r}")
         if self._unsaved:
             try:
-                self._save_unsaved()
+                await self._save_unsaved()
             except self.store.unavailable as exc:
                 lost = ", ".join(f.request.account.id for f in self._unsaved)
                 logger.error(f"campaign {self.campaign}: the store is still unreachable ({exc}); the outcomes "
@@ -158,20 +167,20 @@ class CampaignWorker:
 
     async def _step(self, tasks: set[asyncio.Task], follow: bool, until: datetime | None) -> bool:
         """One round: catch the store up, start what is due, wait.  True when the run is over."""
-        self._catch_up()
+        await self._catch_up()
         now = self.clock.now()
         if until is not None and now >= until:
             return True
-        started = self._start_due(tasks, now)
+        started = await self._start_due(tasks, now)
         if self.sms is not None:
-            self.sms.send_due(now)
+            await _io(self.sms.send_due, now)
         if tasks:
             await self._wait_for_calls(tasks)
             return False
         if started:
             return False
-        next_due = self.store.next_due(self.campaign)
-        sms_due = self.sms.next_due() if (self.sms is not None and follow and until is not None) else None
+        next_due = await _io(self.store.next_due, self.campaign)
+        sms_due = await _io(self.sms.next_due) if (self.sms is not None and follow and until is not None) else None
         if next_due is None and sms_due is None:
             return True  # every account settled (and, when following to a deadline, every SMS sent)
         if next_due is not None and next_due <= now:
@@ -198,45 +207,45 @@ class CampaignWorker:
             tasks.discard(task)
             task.result()  # a bug in the worker must surface, not vanish
 
-    def _catch_up(self) -> None:
+    async def _catch_up(self) -> None:
         """Whatever the store missed while it was down: journaled opt-outs, then call outcomes."""
-        self.opt_outs.replay()
-        self._save_unsaved()
+        await _io(self.opt_outs.replay)
+        await self._save_unsaved()
 
-    def _save_unsaved(self) -> None:
+    async def _save_unsaved(self) -> None:
         while self._unsaved:
-            self._save(self._unsaved[0])
+            await self._save(self._unsaved[0])
             self._unsaved.pop(0)
             logger.warning(f"campaign {self.campaign}: a call outcome kept while the store was down is saved")
 
     # -- one dial -------------------------------------------------------------------------
-    def _account(self, account_id: str) -> Account | None:
+    async def _account(self, account_id: str) -> Account | None:
         if account_id not in self._accounts:
-            self._accounts = self.store.accounts(self.campaign)  # registered by another worker
+            self._accounts = await _io(self.store.accounts, self.campaign)  # registered by another worker
         return self._accounts.get(account_id)
 
-    def _start_due(self, tasks: set[asyncio.Task], now: datetime) -> int:
+    async def _start_due(self, tasks: set[asyncio.Task], now: datetime) -> int:
         free = self.config.concurrency - len(tasks)
         started = 0
         if free <= 0:
             return 0
-        for account_id in self.store.due(self.campaign, now, limit=4 * free + 10):
+        for account_id in await _io(self.store.due, self.campaign, now, limit=4 * free + 10):
             if self.opt_outs.journaled(account_id):
                 # The store may have lost this opt-out (or never got it): tell it again, settle.
-                self.opt_outs.copy_to_store(account_id)
+                await _io(self.opt_outs.copy_to_store, account_id)
                 claim: Lease | str = "opted_out"
             else:
-                claim = self.store.claim(self.campaign, account_id, self.worker_id, now,
-                                         self.config.lease_ttl_s, self.config.concurrency)
+                claim = await _io(self.store.claim, self.campaign, account_id, self.worker_id, now,
+                                  self.config.lease_ttl_s, self.config.concurrency)
             if claim == "no_line":
                 break
             if claim == "opted_out":
-                self.store.settle(self.campaign, account_id, "opted_out", now)
-                self.listener.settled(self.store.state(self.campaign, account_id))
+                await _io(self.store.settle, self.campaign, account_id, "opted_out", now)
+                self.listener.settled(await _io(self.store.state, self.campaign, account_id))
                 continue
             if isinstance(claim, str):
                 continue
-            task = self._begin(claim, now)
+            task = await self._begin(claim, now)
             if task is None:
                 continue
             tasks.add(task)
@@ -245,61 +254,63 @@ class CampaignWorker:
                 break
         return started
 
-    def _begin(self, lease: Lease, now: datetime) -> asyncio.Task | None:
+    async def _begin(self, lease: Lease, now: datetime) -> asyncio.Task | None:
         """Check the window and caps under the lease; dial, or put the account back for later."""
-        state = self.store.state(self.campaign, lease.account_id)
-        account = self._account(lease.account_id)
+        state = await _io(self.store.state, self.campaign, lease.account_id)
+        account = await self._account(lease.account_id)
         try:
             if account is None:
                 raise ValueError("account data missing from the campaign")
-            tz = zone(account.timezone, self.config.default_timezone)
+            debtor = debtor_time(account)   # the same clock the contact rules use
             stage = stage_for(account, self.scripts_for)
         except (KeyError, ValueError) as exc:
             reason = exc.args[0] if exc.args else str(exc)
             state = state.model_copy(update={"status": "done", "final": "not_callable", "next_at": None,
                                              "note": str(reason), "updated_at": now})
-            self.store.defer(lease, state)
+            await _io(self.store.defer, lease, state)
             self.listener.settled(state)
             return None
         # The campaign's own window and caps first (a stricter setting on top of the law),
         # then the jurisdiction's contact rules, fed with this debt's attempts in any campaign.
-        gate = contact_gate(self.config, tz, now, self.store.contacts_since(account.id, now - CAP_LOOKBACK))
-        if not gate.allowed:
+        # With no known clock there is no local hour to judge: the rules refuse it, by name.
+        contacts = await _io(self.store.contacts_since, account.id, now - CAP_LOOKBACK)
+        gate = contact_gate(self.config, debtor, now, contacts) if debtor.known else None
+        if gate is not None and not gate.allowed:
             own = Decision(False, gate.reason, f"campaign setting {gate.reason}", gate.next_at, "campaign")
-            return self._blocked(lease, state, account, own, now, gate.next_at, gate.reason)
-        decision = may_call(account, self.store.attempts_since(account.id, now - RULES_LOOKBACK), now,
-                            opted_out=self.opt_outs.is_opted_out(account.id))
+            return await self._blocked(lease, state, account, own, now, gate.next_at, gate.reason)
+        attempts = await _io(self.store.attempts_since, account.id, now - RULES_LOOKBACK)
+        decision = may_call(account, attempts, now, opted_out=await _io(self.opt_outs.is_opted_out, account.id))
         if not decision.allowed:
-            later = (next_opening([self.config.calling_window], decision.next_allowed_at, tz)
-                     if decision.next_allowed_at else None)
-            return self._blocked(lease, state, account, decision, now, later, decision.rule)
+            later = ((debtor.next_opening([self.config.calling_window], decision.next_allowed_at)
+                      or decision.next_allowed_at) if decision.next_allowed_at else None)
+            return await self._blocked(lease, state, account, decision, now, later, decision.rule)
         state = state.model_copy(update={"attempts": state.attempts + 1, "updated_at": now})
         conversation = state.answered + 1
         request = CallRequest(account=account, stage=stage, attempt=state.attempts, conversation=conversation,
                               voice=voice_for(account, stage, conversation, self.scripts_for),
-                              call_id=uuid.uuid4().hex[:12], today=local(now, tz).date())
-        self.store.begin_call(lease, request.call_id, now, state)
+                              call_id=uuid.uuid4().hex[:12], today=debtor.local_date(now))
+        await _io(self.store.begin_call, lease, request.call_id, now, state)
         self._keeper.add(lease)
         self.listener.call_started(request)
         return asyncio.create_task(self._call(lease, state, request), name=f"call-{account.id}")
 
-    def _blocked(self, lease: Lease, state: AccountState, account: Account, decision: Decision, now: datetime,
-                 next_at: datetime | None, waiting_for: str | None) -> None:
+    async def _blocked(self, lease: Lease, state: AccountState, account: Account, decision: Decision,
+                       now: datetime, next_at: datetime | None, waiting_for: str | None) -> None:
         """Log the refused dial with its rule, and put the account back for the next allowed
         time; with none (opted out, no jurisdiction or time zone) it leaves the campaign."""
         entry = blocked_entry(account, decision, now, "campaign", campaign=self.campaign, worker=self.worker_id)
-        self.store.log_blocked(self.campaign, entry)
+        await _io(self.store.log_blocked, self.campaign, entry)
         if self.audit is not None:
             self.audit.write(entry)
         if next_at is None:
             final = "opted_out" if decision.rule == "opt_out" else "not_callable"
             state = state.model_copy(update={"status": "done", "final": final, "next_at": None, "waiting_for": None,
                                              "note": f"{entry['rule']}: {decision.reason}", "updated_at": now})
-            self.store.defer(lease, state)
+            await _io(self.store.defer, lease, state)
             self.listener.settled(state)
             return None
         state = state.model_copy(update={"next_at": next_at, "waiting_for": waiting_for, "updated_at": now})
-        self.store.defer(lease, state)
+        await _io(self.store.defer, lease, state)
         self._result.deferred += 1
         self.listener.deferred(state)
         return None
@@ -314,8 +325,7 @@ class CampaignWorker:
         if answer.outcome == "opted_out":  # durable first, before anything about the call
             self.opt_outs.journal_only(request.account.id, ended, f"campaign:{self.campaign}",
                                        call_id=request.call_id, worker=self.worker_id)
-        tz = zone(request.account.timezone, self.config.default_timezone)
-        new_state = after_call(self.config, state, answer, ended, tz)
+        new_state = after_call(self.config, state, answer, ended, debtor_time(request.account))
         summary = answer.summary or {}
         record = CallRecord(
             call_id=request.call_id, campaign=self.campaign, account_id=request.account.id,
@@ -326,7 +336,7 @@ class CampaignWorker:
         self._result.calls.append(record)
         finished = FinishedCall(lease, request, answer, new_state, record)
         try:
-            self._save(finished)
+            await self._save(finished)
         except self.store.unavailable as exc:
             logger.error(f"campaign {self.campaign}: the outcome of call {request.call_id} ({request.account.id}: "
                          f"{answer.outcome or answer.status}) could not be written to the store "
@@ -334,17 +344,23 @@ class CampaignWorker:
                          + ("; the opt-out is in the opt-out journal" if answer.outcome == "opted_out" else ""))
             self._unsaved.append(finished)
 
-    def _save(self, call: FinishedCall) -> None:
+    async def _save(self, call: FinishedCall) -> None:
         """Write one call's outcome: its flags, the state and log (finish), its SMS triggers."""
         request, answer, summary = call.request, call.answer, call.answer.summary or {}
         answered = answer.status == "answered"
-        self.store.note_result(request.account.id, request.call_id, answered,
-                               answered and "identity_confirmed" in (summary.get("tags") or []))
+        await _io(self.store.note_result, request.account.id, request.call_id, answered,
+                  answered and "identity_confirmed" in (summary.get("tags") or []))
         if not call.finished:  # a retry must not log the call twice
             # finish() adds an opt-out to the store's set even when the lease was lost meanwhile.
-            self.store.finish(call.lease, call.state, call.record, opt_out=answer.outcome == "opted_out")
+            await _io(self.store.finish, call.lease, call.state, call.record, opt_out=answer.outcome == "opted_out")
             call.finished = True
             self._keeper.remove(call.lease)  # renewed until now, so a short outage does not lose it
         if self.sms is not None and answered:
-            self.sms.after_call(request.account, summary, call.record.ended_at)
+            await _io(self.sms.after_call, request.account, summary, call.record.ended_at)
         self.listener.call_ended(call.record, call.state)
+
+
+async def _io(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run one blocking store (or SMS store) call on a thread, so the event loop and the calls
+    on it go on while Redis answers, or until its timeout says it will not."""
+    return await asyncio.to_thread(call, *args, **kwargs)

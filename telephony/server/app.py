@@ -3,6 +3,8 @@
     /media/twilio   Twilio Media Streams (JSON events, base64 mu-law 8 kHz)
     /media/pcm      raw 16-bit PCM (FreeSWITCH mod_audio_stream / Asterisk chan_websocket style)
     /health         liveness, calls in progress, models loaded
+    /ready          whether to send it calls: records disk writable with room, records
+                    database and bus reachable (503 naming what fails)
 
 A stream is accepted, authenticated (token or Twilio signature), its start read and checked,
 and only then given a pipeline.  Every refusal is a WebSocket close with a code and a reason
@@ -20,6 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, WebSocket
+from fastapi.responses import JSONResponse
 from loguru import logger
 from starlette.websockets import WebSocketState
 
@@ -38,6 +41,7 @@ from telephony.server.errors import (
 )
 from telephony.server.opt_out_guard import server_opt_outs
 from telephony.server.pcm_serializer import PcmFrameSerializer
+from telephony.server.readiness import readiness
 from telephony.server.settings import ServerSettings
 from telephony.server.start import PeerGone, StreamStart, read_pcm_start, read_twilio_start
 from telephony.server.twilio_serializer import END_MARK, StrictTwilioSerializer
@@ -71,7 +75,9 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
             await asyncio.to_thread(warm_up, accounts.locales(), settings.sample_rate)
         yield
 
-    app = FastAPI(title="voicebot media-stream server", lifespan=lifespan)
+    # No /docs, /redoc or /openapi.json: they would describe every console route to anyone.
+    app = FastAPI(title="voicebot media-stream server", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.provider, app.state.accounts = settings, carrier, accounts
     app.state.on_call_end = listeners
     app.state.bus = live_bus
@@ -89,6 +95,11 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
     async def health() -> dict:
         return {"status": "ok", "calls_in_progress": admission.calls, "streams": admission.snapshot(),
                 "models": loader.loaded()}
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        ok, checks = await readiness(settings.records_dir, settings.ready_min_free_mb, records, live_bus)
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
     @app.websocket("/media/twilio")
     async def twilio_stream(websocket: WebSocket) -> None:

@@ -44,6 +44,8 @@ class ServerSettings(BaseModel):
                                                                   "start or between frames: the line "
                                                                   "dropped, the call ends; 0 or None: never")
     max_call_s: int | None = Field(1800, description="a call is cut off after this long")
+    ready_min_free_mb: int = Field(200, ge=0, description="/ready fails when the records folder's disk "
+                                                          "has less free space than this (MB)")
     end_silence_s: int = Field(1, ge=0, description="silence sent after the last words, before closing")
     end_mark_timeout_s: float = Field(2.0, ge=0, description="wait for Twilio to confirm the last "
                                                                "audio played before closing")

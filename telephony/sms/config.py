@@ -1,5 +1,7 @@
 """SMS rules from ../shared/SEEDS.md: short reminders sent only 9-11 am or 3-5 pm in the
-debtor's time zone (never in rest hours), 2-3 a week at most, and three triggers per stage."""
+debtor's time zone (never in rest hours), 2-3 a week at most, and three triggers per stage.
+The debtor's time zone is the contact rules' (`dialogue.compliance.rules.debtor_time`): there
+is no default zone, and a text is never sent at an unknown local hour."""
 
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ class SmsConfig(BaseModel):
     max_per_week: int = Field(3, ge=1, description="SMS per account in any 7 days")
     five_days: timedelta = Field(timedelta(days=5), description="first reminder -> five_days_unpaid")
     eight_days: timedelta = Field(timedelta(days=8), description="first reminder -> eight_days_unpaid")
-    default_timezone: str = "UTC"
     in_flight_s: float = Field(
         120.0, gt=0, description="a message taken by a sender that died becomes due again after this")
 

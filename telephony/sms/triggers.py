@@ -13,7 +13,10 @@ the message goes out (days overdue then = days overdue at the call + days since)
 account five days later gets the late stage's notice.
 
 Sending honours, at send time: the opt-out set (never), the paid set (cancelled), the local
-send windows (held to the next window opening) and the weekly cap (held until a slot frees).
+send windows cut to the jurisdiction's calling window (Regulation F's inconvenient hours cover
+texts too; held to the next opening in every zone the debtor may be in) and the weekly cap
+(held until a slot frees). The debtor's clock is the contact rules' own; a message for an
+account with no known zone, or with no opening common to all its zones, is not sent.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dialogue.accounts import Account
+from dialogue.compliance.local_time import DebtorTime
+from dialogue.compliance.profile import CallingWindow
+from dialogue.compliance.rules import debtor_time
 from dialogue.script.loader import LocaleScripts
 from dialogue.script.templates import TemplateError, render
 from dialogue.session import account_values
 from telephony.campaign.clock import Clock, SystemClock, utc
 from telephony.campaign.stages import engine_scripts
 from telephony.campaign.store import AccountFlags
-from telephony.campaign.windows import inside, local, next_opening, zone
 from telephony.sms.config import AFTER_CALL, EIGHT_DAYS, FIVE_DAYS, SmsConfig
 from telephony.sms.models import PendingSms, SmsMessage
 from telephony.sms.outbox import SmsSender
@@ -59,7 +64,7 @@ class SmsTriggers:
             return []
         if "identity_confirmed" not in (summary.get("tags") or []):
             return []
-        planned = []
+        planned: list[PendingSms | None] = []
         first = self.store.mark_first_reminder(account.id, at)
         reference = at if first else (self.store.first_reminder(account.id) or at)
         if outcome not in COMMITTED_OUTCOMES:
@@ -67,11 +72,19 @@ class SmsTriggers:
         if first:
             planned.append(self._plan(account, FIVE_DAYS, reference, at + self.config.five_days))
             planned.append(self._plan(account, EIGHT_DAYS, reference, at + self.config.eight_days))
-        return [msg for msg in planned if self.store.schedule(msg)]
+        return [msg for msg in planned if msg is not None and self.store.schedule(msg)]
 
-    def _plan(self, account: Account, trigger: str, reference: datetime, when: datetime) -> PendingSms:
-        tz = zone(account.timezone, self.config.default_timezone)
-        due = next_opening(self.config.send_windows, when, tz)
+    def _windows(self, debtor: DebtorTime) -> list[CallingWindow]:
+        """The configured send windows, cut to the debtor's jurisdiction's calling window."""
+        return debtor.within_law(self.config.send_windows)
+
+    def _plan(self, account: Account, trigger: str, reference: datetime, when: datetime) -> PendingSms | None:
+        """The message, due at the first send window from `when`; None when the debtor's
+        local hour can never be known to be inside one (nothing to send at a guess)."""
+        debtor = debtor_time(account)
+        due = debtor.next_opening(self._windows(debtor), when)
+        if due is None:
+            return None
         return PendingSms(account=account.model_dump(mode="json"), trigger=trigger, reference_at=reference,
                           due_at=due, held="window" if due > when else None)
 
@@ -100,9 +113,14 @@ class SmsTriggers:
         if self.flags.is_paid(account.id):
             self.store.complete(msg, "cancelled:paid", now)
             return None
-        tz = zone(account.timezone, self.config.default_timezone)
-        if not inside(self.config.send_windows, now, tz):
-            self._hold(msg, next_opening(self.config.send_windows, now, tz), "window")
+        debtor = debtor_time(account)
+        windows = self._windows(debtor)
+        if not debtor.inside(windows, now):
+            opening = debtor.next_opening(windows, now)
+            if opening is None:
+                self.store.complete(msg, "cancelled:no_local_time", now)
+            else:
+                self._hold(msg, opening, "window")
             return None
         try:
             message = self.compose(account, msg, now)
@@ -112,13 +130,13 @@ class SmsTriggers:
             return None
         frees_at = self.store.reserve_send(account.id, message.id, now, self.config.max_per_week)
         if frees_at is not None:
-            self._hold(msg, next_opening(self.config.send_windows, frees_at, tz), "weekly_cap")
+            self._hold(msg, debtor.next_opening(windows, frees_at) or frees_at, "weekly_cap")
             return None
         try:
             self.sender.send(message)
         except Exception:  # noqa: BLE001 - any provider failure: give the slot back, try again later
             self.store.unreserve(account.id, message.id)
-            self._hold(msg, next_opening(self.config.send_windows, now + SEND_RETRY, tz), "send_error")
+            self._hold(msg, debtor.next_opening(windows, now + SEND_RETRY) or now + SEND_RETRY, "send_error")
             return None
         self.store.complete(msg, "sent", now)
         return message
@@ -128,9 +146,9 @@ class SmsTriggers:
 
         Raises KeyError when no stage covers the days overdue or the stage has no template for
         this trigger, TemplateError when the account lacks a value the template needs."""
-        tz = zone(account.timezone, self.config.default_timezone)
+        debtor = debtor_time(account)
         scripts = self.scripts_for(account.locale)
-        elapsed = (local(now, tz).date() - local(msg.reference_at, tz).date()).days
+        elapsed = (debtor.local_date(now) - debtor.local_date(msg.reference_at)).days
         current = account.model_copy(update={"days_overdue": account.days_overdue + max(0, elapsed)})
         stage = scripts.stage_for_days(current.days_overdue)
         template = stage.sms.get(msg.trigger)
@@ -140,4 +158,4 @@ class SmsTriggers:
         return SmsMessage(id=uuid.uuid4().hex[:16], account_id=account.id, to=account.phone,
                           locale=scripts.locale, trigger=msg.trigger, stage=stage.name, template=template,
                           text=text, reference_at=msg.reference_at, sent_at=now,
-                          local_time=local(now, tz).isoformat(), timezone=str(tz.key))
+                          local_time=debtor.local(now).isoformat(), timezone=debtor.primary.key)

@@ -70,6 +70,8 @@ class CarrierPool:
     calls: int
     duration_s: float
     stagger_s: float
+    redial_pause_s: float = 0.0  # between a slot's calls (a fault that refuses calls at once
+    #                              would otherwise have the slot redial in a tight loop)
     runs: list[CallRun] = field(default_factory=list)
     active_samples: list[int] = field(default_factory=list)
     lag: LoopLag = field(default_factory=LoopLag)
@@ -96,6 +98,8 @@ class CarrierPool:
         await asyncio.sleep(slot * self.stagger_s)
         round_ = 0
         while round_ == 0 or self._clock() < self.duration_s:
+            if round_ and self.redial_pause_s:
+                await asyncio.sleep(self.redial_pause_s)
             await self._one_call(slot + round_ * self.calls)
             round_ += 1
 

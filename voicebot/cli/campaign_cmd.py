@@ -23,6 +23,7 @@ from telephony.campaign.opt_outs import OptOuts
 from telephony.campaign.report import ProgressListener, progress_bar, summary_table, totals
 from telephony.campaign.provider_dialer import ProviderDialer, local_callee
 from telephony.campaign.simulated_dialer import SimulatedDialer
+from telephony.campaign.store import StoreUnavailable
 from telephony.campaign.worker import CampaignWorker, default_worker_id
 from telephony.compliance_gate import AuditLog
 from telephony.sms.config import SmsConfig
@@ -84,7 +85,6 @@ def run(
     retry: str = typer.Option("30m,2h,1d", help="waits after consecutive no-answer/busy dials"),
     redial_after: str = typer.Option("1d", help="wait before redialling, with the other voice, after "
                                                 "an answered call without a promise"),
-    default_timezone: str = typer.Option("UTC", help="for accounts without a timezone"),
     lease_ttl: float = typer.Option(60.0, min=0.1, help="seconds before a dead worker's account frees up"),
     speed: float = typer.Option(4.0, min=0.25, help="simulated call speed factor"),
     ring_s: float = typer.Option(0.0, min=0.0, help="real seconds an unanswered simulated dial rings"),
@@ -110,11 +110,11 @@ def run(
     try:
         rows = load_accounts(accounts)
         config = CampaignConfig(
-            calling_window=window, default_timezone=default_timezone, max_calls_per_day=max_per_day,
+            calling_window=window, max_calls_per_day=max_per_day,
             max_calls_per_week=max_per_week, max_attempts=max_attempts, max_answered=max_answered,
             retry_delays=retry, redial_after_no_promise=redial_after, concurrency=concurrency,
             lease_ttl_s=lease_ttl)
-        sms_config = SmsConfig(send_windows=sms_windows, max_per_week=sms_per_week, default_timezone=default_timezone)
+        sms_config = SmsConfig(send_windows=sms_windows, max_per_week=sms_per_week)
         clock = _clock(at, virtual_time)
     except (AccountError, ValueError) as exc:
         raise _fail(str(exc)) from None
@@ -143,6 +143,8 @@ def run(
             with progress_bar(console) as progress:
                 worker.listener = ProgressListener(progress, backend.store, name, clock, len(rows))
                 result = asyncio.run(worker.run(rows, follow=follow, until=deadline))
+    except StoreUnavailable as exc:  # at the start (mid-run outages are ridden out); says where
+        raise _fail(str(exc)) from None
     finally:
         backend.save()
     if as_json:
@@ -151,7 +153,7 @@ def run(
                           "lost_leases": result.lost_leases, "totals": summary,
                           "calls": [c.model_dump(mode="json") for c in result.calls]}, ensure_ascii=False))
         return
-    console.print(summary_table(backend.store, name, default_timezone))
+    console.print(summary_table(backend.store, name))
     if triggers is not None:
         pending = backend.sms_store.pending()
         console.print(f"[bold]sms[/] {len(pending)} waiting" + (

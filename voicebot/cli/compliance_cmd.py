@@ -18,7 +18,8 @@ from rich.table import Table
 
 from dialogue.accounts import AccountError, load_accounts
 from dialogue.compliance import ProfileError, available_profiles, load_profile
-from dialogue.compliance.rules import Attempt, Decision, may_call, zones_for
+from dialogue.compliance.profile import HolidayRules
+from dialogue.compliance.rules import Attempt, Decision, debtor_time, may_call
 
 compliance_app = typer.Typer(no_args_is_help=True, help="Contact rules per jurisdiction.")
 
@@ -111,17 +112,24 @@ def check(
     rows = []
     for account in accounts:
         decision = may_call(account, past.get(account.id, []), when, opted_out=account.id in stopped)
-        try:
-            zones = zones_for(account)
-        except ValueError:
-            zones = ()
-        local_now = when.astimezone(zones[0]).strftime("%a %H:%M %Z") if zones else "?"
+        debtor = debtor_time(account)
+        local_now = debtor.local(when).strftime("%a %H:%M %Z") if debtor.known else "?"
         rows.append((account.id, local_now, decision))
     if as_json:
         for account_id, _, d in rows:
             typer.echo(json.dumps({"account": account_id, **d.to_dict()}, ensure_ascii=False))
         return
     Console(width=160).print(decision_table(rows, when))
+
+
+def _holidays(rules: HolidayRules) -> str:
+    """"US + subdivision +2 -1" (generated for a country, days added and removed), or "12 listed"."""
+    if rules.country is None:
+        return f"{len(rules.add)} listed"
+    extra = "".join(f" {sign}{len(days)}" for sign, days in (("+", rules.add), ("-", rules.remove)) if days)
+    kinds = "".join(f" + {kind}" for kind, on in (("subdivision", rules.subdivisions),
+                                                   ("whole breaks", rules.whole_breaks)) if on)
+    return rules.country + kinds + extra
 
 
 @compliance_app.command()
@@ -139,5 +147,5 @@ def profiles(name: str | None = typer.Argument(None, help="show one profile in f
             raise typer.BadParameter(str(exc)) from None
         limits = ", ".join(f"{k}={v}" for k, v in p.limits.model_dump().items() if v is not None)
         table.add_row(p.name, p.title, f"{p.calling_window.start:%H:%M}-{p.calling_window.end:%H:%M}",
-                      str(len(p.holidays)), limits, ", ".join(p.required_disclosures), p.voicemail)
+                      _holidays(p.holidays), limits, ", ".join(p.required_disclosures), p.voicemail)
     console.print(table)

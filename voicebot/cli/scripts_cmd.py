@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -49,13 +50,15 @@ def check_voices(scripts: LocaleScripts) -> list[Problem]:
     return out
 
 
-def validate_paths(paths: list[Path]) -> list[Problem]:
+def validate_paths(paths: list[Path], today: date | None = None) -> list[Problem]:
+    """Every problem in these locale folders; date-dependent checks judge at `today` (default:
+    the local date now)."""
     problems: list[Problem] = []
     for folder in paths:
         scripts, found = read_locale(folder)
         problems += found
         if scripts is not None:
-            problems += check_locale(scripts) + check_voices(scripts)
+            problems += check_locale(scripts, today or date.today()) + check_voices(scripts)
     return sorted(set(problems))
 
 

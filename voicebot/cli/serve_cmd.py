@@ -7,11 +7,21 @@ import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import typer
 
 WS_MAX_SIZE_MIN = 1024 * 1024  # uvicorn's own limit (close 1009) stays well above the server's
-TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]+")
+QUERY_PAIR = re.compile(r"([?&])([^=&\s\"]+)=([^&\s\"]*)")
+
+
+def redact_query_tokens(text: str) -> str:
+    """`text` with the value of every `token` query parameter replaced by ***, however its
+    name is spelt: `?%74oken=` is `?token=` to the server, so it is to the redaction too."""
+    def one(match: re.Match[str]) -> str:
+        sep, key, _value = match.groups()
+        return f"{sep}{key}=***" if unquote_plus(key).strip().lower() == "token" else match.group(0)
+    return QUERY_PAIR.sub(one, text)
 
 
 def serve(
@@ -119,5 +129,7 @@ def serve(
 def _redact_tokens(record: logging.LogRecord) -> bool:
     """uvicorn logs each WebSocket's path with its query string: keep ?token= values out of logs."""
     if isinstance(record.args, tuple):
-        record.args = tuple(TOKEN_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        record.args = tuple(redact_query_tokens(a) if isinstance(a, str) else a for a in record.args)
+    if isinstance(record.msg, str):
+        record.msg = redact_query_tokens(record.msg)
     return True

@@ -1,24 +1,27 @@
 """Console users, passwords and sign-in sessions.
 
 Passwords are argon2id hashes (argon2-cffi); a session is a signed, time-limited cookie
-(itsdangerous) holding only the user name, re-checked against the store on every request so a
-deleted user or a changed role takes effect at once.  What each role may see and do is here,
+(itsdangerous) holding the user name and a session id. Both are checked against the store on
+every request: a deleted user or a changed role takes effect at once, and a session that was
+signed out, or whose user's password was reset, no longer opens anything even though its
+cookie is still validly signed (a stolen cookie dies with the session).  What each role may see and do is here,
 in one table, and nowhere else.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from telephony.handoff.packet import mask_phone
-from voicebot.records.models import ROLES, User
+from voicebot.console.masking import AMOUNT, BIRTH_DATE, CONTACT, NAME, Known, Masker
+from voicebot.records.models import ROLES, ConsoleSession, User
 from voicebot.records.store import RecordStore
 
 COOKIE = "vb_console"
@@ -29,7 +32,8 @@ MIN_PASSWORD = 8
 #: page or action -> roles allowed.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "calls": frozenset({"supervisor", "script_designer", "agent"}),
-    "play": frozenset({"supervisor", "script_designer", "agent"}),
+    # A recording is the debtor's voice, which no mask covers: only those who hear debtors anyway.
+    "play": frozenset({"supervisor", "agent"}),
     "correct": frozenset({"supervisor"}),
     "export": frozenset({"supervisor", "script_designer"}),
     "dashboard": frozenset({"supervisor"}),
@@ -38,8 +42,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "scripts": frozenset({"supervisor", "script_designer"}),
     "audit": frozenset({"supervisor"}),
 }
-#: what personal data each role sees in clear; everything else is masked.
-SEES = {"supervisor": {"phone", "name"}, "agent": {"name"}, "script_designer": set()}
+#: what personal data each role sees in clear (`masking.CATEGORIES`); the rest is masked in
+#: every page, JSON answer and export, in the columns and inside transcripts and SMS texts:
+#: name (the debtor's), contact (phone numbers, e-mails, card and other long digit runs),
+#: amount (what the account owes or the debtor promised), birth_date (a date with a year).
+SEES: dict[str, frozenset[str]] = {
+    "supervisor": frozenset({NAME, CONTACT, AMOUNT, BIRTH_DATE}),
+    "agent": frozenset({NAME, AMOUNT, BIRTH_DATE}),  # they talk to the debtor, they do not dial
+    "script_designer": frozenset(),  # they need the wording, not whose it is
+}
 
 _hasher = PasswordHasher()
 
@@ -56,15 +67,9 @@ class Principal:
     def may(self, what: str) -> bool:
         return self.role in PERMISSIONS[what]
 
-    def phone(self, phone: str | None) -> str | None:
-        return phone if "phone" in SEES[self.role] else mask_phone(phone)
-
-    def name(self, name: str | None) -> str:
-        if not name:
-            return ""
-        if "name" in SEES[self.role]:
-            return name
-        return " ".join(part[0] + "*" * (len(part) - 1) for part in name.split())
+    def masker(self, known: Known = Known()) -> Masker:
+        """How this user sees a call whose account holds `known` (see voicebot/console/views.py)."""
+        return Masker(SEES[self.role], known)
 
 
 def add_user(store: RecordStore, username: str, password: str, role: str, *, replace: bool = False) -> None:
@@ -82,7 +87,16 @@ def add_user(store: RecordStore, username: str, password: str, role: str, *, rep
 
     def write(db) -> None:
         db.merge(User(username=username, password_hash=hashed, role=role, created_at=datetime.now(UTC)))
+        if exists:  # a reset password or role: whoever held the old one is signed out everywhere
+            revoke_sessions(db, username)
     store.write_now(write)
+
+
+def revoke_sessions(db, username: str) -> None:
+    """End every open session of `username` (inside the caller's transaction)."""
+    db.execute(update(ConsoleSession).where(ConsoleSession.username == username,
+                                            ConsoleSession.revoked_at.is_(None))
+               .values(revoked_at=datetime.now(UTC)))
 
 
 def verify(store: RecordStore, username: str, password: str) -> Principal | None:
@@ -110,20 +124,55 @@ def list_users(store: RecordStore) -> list[tuple[str, str]]:
 
 
 class Sessions:
-    def __init__(self, secret: str):
+    """Signed cookies naming a session row: issued at sign-in, checked on every request,
+    revoked at sign-out (and for all of a user's sessions when their password is reset)."""
+
+    def __init__(self, secret: str, store: RecordStore):
         self._signer = URLSafeTimedSerializer(secret, salt="voicebot-console")
+        self._store = store
 
     def issue(self, principal: Principal) -> str:
-        return self._signer.dumps({"u": principal.username})
+        sid = secrets.token_urlsafe(16)
+        row = dict(id=sid, username=principal.username, created_at=datetime.now(UTC))
+        self._store.write_now(lambda db: db.add(ConsoleSession(**row)))
+        return self._signer.dumps({"u": principal.username, "s": sid})
 
-    def read(self, cookie: str | None) -> str | None:
+    def _claims(self, cookie: str | None) -> tuple[str, str] | None:
         if not cookie:
             return None
         try:
             data = self._signer.loads(cookie, max_age=SESSION_MAX_AGE_S)
         except BadSignature:
             return None
-        return data.get("u") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("u"), str) or not isinstance(data.get("s"), str):
+            return None  # an old cookie with no session id: sign in again
+        return data["u"], data["s"]
+
+    def read(self, cookie: str | None) -> str | None:
+        """The user name of a live session, else None."""
+        claims = self._claims(cookie)
+        if claims is None:
+            return None
+        username, sid = claims
+        with self._store.session() as db:
+            row = db.get(ConsoleSession, sid)
+        if row is None or row.revoked_at is not None or row.username != username:
+            return None
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        return username if datetime.now(UTC) - created < timedelta(seconds=SESSION_MAX_AGE_S) else None
+
+    def revoke(self, cookie: str | None) -> str | None:
+        """End the session the cookie names; its user name, or None if it named none."""
+        claims = self._claims(cookie)
+        if claims is None:
+            return None
+        username, sid = claims
+
+        def write(db) -> None:
+            db.execute(update(ConsoleSession).where(ConsoleSession.id == sid, ConsoleSession.revoked_at.is_(None))
+                       .values(revoked_at=datetime.now(UTC)))
+        self._store.write_now(write)
+        return username
 
 
 _DUMMY = _hasher.hash("not-a-password-anyone-has")

@@ -40,8 +40,21 @@ class Console:
     queues: tuple[str, ...] | None = None  # None: every queue the scripts transfer to
     templates: Jinja2Templates = field(default_factory=lambda: _templates())
     sign_in: SignInGuard = field(default_factory=SignInGuard)  # lockouts, the password-check pool
+    recordings: Path | None = None  # the records folder: the only place a recording is served from
+    secure_cookies: bool = False  # behind HTTPS (a proxy in front): the session cookie is Secure
     _board: LiveBoard | None = None
     _lock: asyncio.Lock | None = None
+
+    def recording_file(self, stored: str | None) -> Path | None:
+        """The call's WAV, if the path the database holds leads (after `..` and symlinks) to a
+        WAV file inside the records folder; None otherwise.  A row pointing at /etc/passwd, or
+        a console mounted without a records folder, serves nothing."""
+        if not stored or self.recordings is None:
+            return None
+        path = Path(stored).resolve()
+        if path.suffix.lower() != ".wav" or not path.is_relative_to(self.recordings.resolve()):
+            return None
+        return path if path.is_file() else None
 
     async def board(self, request: Request) -> LiveBoard:
         return await self.start_board(request.app)

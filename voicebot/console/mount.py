@@ -18,7 +18,9 @@ from voicebot.console.auth import Sessions
 from voicebot.console.deps import PREFIX, Console, Forbidden, SignInRequired
 from voicebot.console.routes_calls import router as calls_router
 from voicebot.console.routes_ops import router as ops_router
+from voicebot.console.security_headers import SecurityHeaders
 from voicebot.console.sign_in_limits import SignInGuard, SignInPolicy
+from voicebot.console.views import refuse_raw_records
 from voicebot.records.store import RecordStore
 
 STATIC = Path(__file__).parent / "static"
@@ -26,13 +28,17 @@ log = logging.getLogger(__name__)
 
 
 def mount_console(app: FastAPI, store: RecordStore, *, bus: Bus | None = None, secret: str | None = None,
-                  queues: tuple[str, ...] | None = None, sign_in: SignInPolicy | None = None) -> Console:
+                  queues: tuple[str, ...] | None = None, sign_in: SignInPolicy | None = None,
+                  recordings: Path | None = None, secure_cookies: bool = False) -> Console:
     """Serve the console at /console.  `secret` signs sign-in cookies; without one a random
     secret is made, so sessions end when the server restarts (fine for one process; give the
     same secret to every worker behind a load balancer).  `sign_in`: lockouts and the
-    password-check pool (default: the server settings' defaults)."""
-    ctx = Console(store, Sessions(secret or secrets.token_urlsafe(32)), bus, tuple(queues) if queues else None,
-                  sign_in=SignInGuard(sign_in or SignInPolicy.defaults()))
+    password-check pool (default: the server settings' defaults).  `recordings`: the records
+    folder, the only place call recordings are served from (None: none are)."""
+    ctx = Console(store, Sessions(secret or secrets.token_urlsafe(32), store), bus, tuple(queues) if queues else None,
+                  sign_in=SignInGuard(sign_in or SignInPolicy.defaults()), recordings=recordings,
+                  secure_cookies=secure_cookies)
+    refuse_raw_records(ctx.templates.env)  # pages show calls only through views.py, masked
     app.state.console = ctx
     inner = app.router.lifespan_context
 
@@ -49,6 +55,7 @@ def mount_console(app: FastAPI, store: RecordStore, *, bus: Bus | None = None, s
     app.include_router(calls_router, prefix=PREFIX)
     app.include_router(ops_router, prefix=PREFIX)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="console-static")
+    app.add_middleware(SecurityHeaders, prefix=PREFIX)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, _exc: SignInRequired):
@@ -76,7 +83,9 @@ def serve_console(app: FastAPI, settings) -> RecordStore:
     store = RecordStore(settings.records_url())
     app.state.records = store
     secret = settings.console_secret.get_secret_value() if settings.console_secret else None
-    mount_console(app, store, secret=secret, sign_in=SignInPolicy.from_settings(settings))
+    mount_console(app, store, secret=secret, sign_in=SignInPolicy.from_settings(settings),
+                  recordings=settings.records_dir,
+                  secure_cookies=(settings.public_url or "").startswith(("https://", "wss://")))
 
     def _carrier_extra(summary: dict) -> None:
         keep = {k: summary[k] for k in CARRIER_KEYS if k in summary}

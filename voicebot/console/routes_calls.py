@@ -3,10 +3,11 @@ corrections), the corrections export and the audit log."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import logging
 import re
-from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
@@ -17,11 +18,13 @@ from voicebot.console.audit import audit, recent
 from voicebot.console.auth import COOKIE, SESSION_MAX_AGE_S, Principal
 from voicebot.console.deps import PREFIX, Console, console, require
 from voicebot.console.sign_in_limits import SignInRefused
+from voicebot.console.views import call_rows, call_view, correction_redactor
 from voicebot.records.corrections import CorrectionError, correct_intent, export_corrections
 from voicebot.records.models import Call
 from voicebot.records.queries import CallFilter, as_utc, distinct_values, list_calls
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 CSV_FIELDS = ["call_id", "started_at", "account_id", "debtor_name", "phone", "locale", "stage", "attempt",
               "outcome", "score", "tags", "escalated", "low_confidence", "identity_confirmed", "duration_s"]
 
@@ -67,13 +70,18 @@ async def login(request: Request, username: str = Form(...), password: str = For
                                     "error": "Wrong user name or password."}, status_code=401)
     audit(ctx.store, user, "sign_in")
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(COOKIE, ctx.sessions.issue(user), max_age=SESSION_MAX_AGE_S, httponly=True,
-                        samesite="strict", path=PREFIX)
+    cookie = await asyncio.to_thread(ctx.sessions.issue, user)
+    response.set_cookie(COOKIE, cookie, max_age=SESSION_MAX_AGE_S, httponly=True, samesite="strict", path=PREFIX,
+                        secure=ctx.secure_cookies or request.url.scheme == "https")
     return response
 
 
 @router.post("/logout")
-def logout():
+def logout(request: Request, ctx: Console = Depends(console)):
+    """Ends the session on the server too: the cookie, if kept or copied, opens nothing."""
+    username = ctx.sessions.revoke(request.cookies.get(COOKIE))
+    if username:
+        audit(ctx.store, username, "sign_out")
     response = RedirectResponse(f"{PREFIX}/login", status_code=303)
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
@@ -97,22 +105,24 @@ def _filter(request: Request) -> CallFilter:
 def calls_page(request: Request, user: Principal = Depends(require("calls")), ctx: Console = Depends(console)):
     flt = _filter(request)
     with ctx.store.session() as db:
-        calls = list_calls(db, flt)
+        calls = call_rows(list_calls(db, flt), user)
         choices = distinct_values(db)
     return ctx.page(request, user, "calls.html", calls=calls, flt=flt, choices=choices,
                     query=str(request.url.query))
 
 
 @router.get("/calls.csv")
-def calls_csv(request: Request, user: Principal = Depends(require("calls")), ctx: Console = Depends(console)):
+def calls_csv(request: Request, user: Principal = Depends(require("export")), ctx: Console = Depends(console)):
+    """The filtered calls as a spreadsheet: an export, so only the roles that may take data
+    out of the console (not agents, who work one call at a time)."""
     flt = _filter(request)
     with ctx.store.session() as db:
-        calls = list_calls(db, flt)
+        calls = call_rows(list_calls(db, flt), user)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_FIELDS)
     for c in calls:
-        writer.writerow([_cell(v) for v in [c.id, as_utc(c.started_at).isoformat(), c.account_id, user.name(c.debtor_name), user.phone(c.phone),
+        writer.writerow([_cell(v) for v in [c.id, as_utc(c.started_at).isoformat(), c.account_id, c.debtor, c.phone,
                          c.locale, c.stage, c.attempt, c.outcome or "", "" if c.score is None else c.score,
                          " ".join(c.tags or []), int(c.escalated), int(c.low_confidence),
                          int(c.identity_confirmed), "" if c.duration_s is None else round(c.duration_s, 1)]])
@@ -135,17 +145,26 @@ def call_page(request: Request, call_id: str, user: Principal = Depends(require(
               ctx: Console = Depends(console)):
     call = _call(ctx, call_id)
     audit(ctx.store, user, "open_call", call_id)
-    has_audio = bool(call.recording and Path(call.recording).is_file())
-    return ctx.page(request, user, "call.html", call=call, intents=INTENTS, has_audio=has_audio,
-                    can_correct=user.may("correct"), message=request.query_params.get("message"))
+    has_audio = user.may("play") and ctx.recording_file(call.recording) is not None
+    return ctx.page(request, user, "call.html", call=call_view(call, user), intents=INTENTS, has_audio=has_audio,
+                    may_play=user.may("play"), can_correct=user.may("correct"),
+                    message=request.query_params.get("message"))
 
 
 @router.get("/calls/{call_id}/recording")
-def recording(call_id: str, user: Principal = Depends(require("play")), ctx: Console = Depends(console)):
+def recording(call_id: str, request: Request, user: Principal = Depends(require("play")),
+              ctx: Console = Depends(console)):
     call = _call(ctx, call_id)
-    if not call.recording or not Path(call.recording).is_file():
+    path = ctx.recording_file(call.recording)
+    if path is None:
+        if call.recording:
+            log.warning("call %s: recording path %r is not a WAV in the records folder: not served",
+                        call_id, call.recording)
         raise HTTPException(404, f"call {call_id!r} has no recording on this server")
-    return FileResponse(call.recording, media_type="audio/wav")
+    wanted = request.headers.get("range", "")
+    if not wanted or wanted.replace(" ", "").startswith("bytes=0-"):  # a fetch from the start, not a seek
+        audit(ctx.store, user, "fetch_recording", call_id, range=wanted or None)
+    return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
 
 @router.post("/api/calls/{call_id}/played")
@@ -174,8 +193,10 @@ def correct(call_id: str, index: int, intent: str = Form(...), user: Principal =
 @router.get("/corrections.yml")
 def corrections(locale: str | None = None, user: Principal = Depends(require("export")),
                 ctx: Console = Depends(console)):
+    """Corrected debtor turns as Rasa NLU data.  A role that may not see personal values gets
+    the debtor's words with them masked where they stood (voicebot/console/views.py)."""
     with ctx.store.session() as db:
-        text = export_corrections(db, locale)
+        text = export_corrections(db, locale, correction_redactor(user))
     audit(ctx.store, user, "export_corrections", locale or "all")
     return PlainTextResponse(text, media_type="application/x-yaml",
                              headers={"Content-Disposition": 'attachment; filename="corrections.yml"'})

@@ -16,6 +16,7 @@ from voicebot.console.charts import bar_chart, minutes, ms, pct
 from voicebot.console.deps import PREFIX, Console, console, require
 from voicebot.console.graph_svg import stage_svg
 from voicebot.console.scripts_view import all_locales
+from voicebot.console.views import live_calls, packet_view
 from voicebot.records.queries import CallFilter, dashboard
 
 router = APIRouter()
@@ -71,7 +72,8 @@ async def live_api(request: Request, user: Principal = Depends(require("live")),
         queue, bus_error = await _queue_entries(ctx, request), board.unavailable
     except BusError as exc:  # the calls still show (from the store); the queue needs the bus
         queue, bus_error = [], str(exc)
-    return {"calls": board.snapshot(), "queue": queue, "bus_unavailable": bus_error}
+    calls = await asyncio.to_thread(live_calls, ctx.store, board.snapshot(), user)  # masked for the role
+    return {"calls": calls, "queue": queue, "bus_unavailable": bus_error}
 
 
 async def _queue(ctx: Console, request: Request, name: str) -> HandoffQueue:
@@ -105,7 +107,7 @@ async def packet_page(request: Request, queue: str, call_id: str, user: Principa
         raise HTTPException(403, f"call {call_id} is {entry.state.value}"
                                  + (f" by {entry.claimed_by}" if entry.claimed_by else "") + ": not yours")
     audit(ctx.store, user, "open_packet", call_id, queue=queue)
-    return ctx.page(request, user, "packet.html", entry=entry, packet=entry.packet, queue=queue)
+    return ctx.page(request, user, "packet.html", entry=entry, packet=packet_view(entry.packet, user), queue=queue)
 
 
 @router.get("/scripts")

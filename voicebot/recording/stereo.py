@@ -42,7 +42,7 @@ class StereoRecorder:
         self.wav = wav
         self._user, self._bot = bytearray(), bytearray()  # debtor audio / bot audio beside it
         self._queued = bytearray()                        # bot audio sent, not yet played
-        self.failed: str | None = None  # the first write error: the recording is incomplete
+        self.failed: str | None = wav.failed  # the first write error: the recording is incomplete
         self._flush_bytes = int(FLUSH_S * wav.sample_rate) * 2
         self._clock_bytes = int(CLOCK_S * wav.sample_rate) * 2
         self._since_tick = 0

@@ -26,8 +26,14 @@ class GrowingWav:
         self._fh = path.open("wb")
         self._data = 0
         self._left, self._right = bytearray(), bytearray()
-        self._fh.write(_header(0, sample_rate, channels))
-        self._fh.flush()
+        #: Why the file could not be started (a full disk): the call still runs, and the header
+        #: is written again with the first audio that the disk takes.
+        self.failed: str | None = None
+        try:
+            self._fh.write(_header(0, sample_rate, channels))
+            self._fh.flush()
+        except OSError as exc:
+            self.failed = f"{type(exc).__name__}: {exc}"
 
     def append_stereo(self, left: bytes, right: bytes) -> None:
         """Append two mono int16 tracks; the longer one's excess waits for the next call."""

@@ -8,6 +8,7 @@ parser the engine trains from.  Entity spans the recogniser found are kept as an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -35,13 +36,19 @@ def correct_intent(db: Session, call_id: str, index: int, intent: str, by: str) 
     return turn
 
 
-def _example(turn: Turn) -> Example:
-    text = (turn.debtor_text or "").strip()
+#: masks the personal values in what a turn's debtor said, keeping the text's length.
+Redact = Callable[[Turn, str], str]
+
+
+def _example(turn: Turn, redact: Redact | None = None) -> Example:
+    said = (turn.debtor_text or "").strip()
+    text = redact(turn, said) if redact else said
     spans = []
     for ent in turn.entities or []:
         start, end = ent.get("start"), ent.get("end")
         if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text) \
-                and "[" not in text and "]" not in text:
+                and "[" not in text and "]" not in text \
+                and len(text) == len(said) and text[start:end] == said[start:end]:  # a masked value: no span
             spans.append(AnnotatedEntity(str(ent.get("entity")), text[start:end], start, end))
     spans.sort(key=lambda e: e.start)
     kept, last_end = [], -1
@@ -52,10 +59,12 @@ def _example(turn: Turn) -> Example:
     return Example(text, turn.corrected_intent or "", tuple(kept))
 
 
-def export_corrections(db: Session, locale: str | None = None) -> str:
-    """Rasa NLU YAML of every corrected turn (of one locale if given), grouped by intent."""
+def export_corrections(db: Session, locale: str | None = None, redact: Redact | None = None) -> str:
+    """Rasa NLU YAML of every corrected turn (of one locale if given), grouped by intent.
+    `redact` masks what the reader may not see (the console's `views.correction_redactor`);
+    an entity whose words it masked loses its annotation, the example stays."""
     turns = corrected_turns(db)
     if locale:
         locales = dict(db.execute(select(Call.id, Call.locale).where(Call.id.in_({t.call_id for t in turns}))).all())
         turns = [t for t in turns if locales.get(t.call_id) == locale]
-    return dump_nlu([_example(t) for t in turns])
+    return dump_nlu([_example(t, redact) for t in turns])

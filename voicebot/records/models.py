@@ -91,6 +91,16 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ConsoleSession(Base):
+    """One sign-in: the cookie names it, so signing out or a password reset ends it at once."""
+    __tablename__ = "vb_console_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class AuditEntry(Base):
     __tablename__ = "vb_audit"
 

@@ -8,22 +8,24 @@ The dashboard's definitions live here (and in docs/console.md), in one place:
 - connect, RPC and escalation rates: shares of calls placed;
 - AI talk time: the summed duration of the calls;
 - turn latency p50/p95: over every turn with a measured latency (debtor's end of speech to
-  the bot's first audio, as the voice loop measures it).
+  the bot's first audio, as the voice loop measures it), interpolated linearly between ranks.
+
+The database computes them (voicebot/records/figures.py) over every call the filter matches:
+no cap on the number of calls.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
+from voicebot.records.figures import TOTAL, Figures, grouped_figures, utc_day
 from voicebot.records.models import Call, Turn
 
-PTP_OUTCOMES = ("promise_to_pay", "partial_payment")
 SORTS = {"started": Call.started_at, "score": Call.score, "duration": Call.duration_s,
          "outcome": Call.outcome, "stage": Call.stage}
 
@@ -62,25 +64,31 @@ class CallFilter(BaseModel):
             raise ValueError("date_from is after date_to")
         return self
 
-    def query(self) -> Select:
-        q = select(Call)
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The filter as WHERE conditions on Call, shared by the list and the dashboard."""
+        out: list[ColumnElement[bool]] = []
         if self.date_from:
-            q = q.where(Call.started_at >= datetime.combine(self.date_from, time(), UTC))
+            out.append(Call.started_at >= datetime.combine(self.date_from, time(), UTC))
         if self.date_to:
-            q = q.where(Call.started_at < datetime.combine(self.date_to + timedelta(days=1), time(), UTC))
+            out.append(Call.started_at < datetime.combine(self.date_to + timedelta(days=1), time(), UTC))
         for column, value in ((Call.stage, self.stage), (Call.locale, self.locale), (Call.outcome, self.outcome)):
             if value:
-                q = q.where(column == value)
+                out.append(column == value)
         if self.tag:
-            q = q.where(Call.tag_text.like(f"%,{self.tag},%"))
+            out.append(Call.tag_text.like(f"%,{self.tag},%"))
         if self.score_min is not None:
-            q = q.where(Call.score >= self.score_min)
+            out.append(Call.score >= self.score_min)
         if self.score_max is not None:
-            q = q.where(Call.score <= self.score_max)
+            out.append(Call.score <= self.score_max)
         if self.escalated is not None:
-            q = q.where(Call.escalated.is_(self.escalated))
+            out.append(Call.escalated.is_(self.escalated))
         if self.low_confidence is not None:
-            q = q.where(Call.low_confidence.is_(self.low_confidence))
+            out.append(Call.low_confidence.is_(self.low_confidence))
+        return out
+
+    def query(self) -> Select:
+        """The calls list: the filter, sorted, at most `limit` rows (a page, not a statistic)."""
+        q = select(Call).where(*self.conditions())
         column = SORTS[self.sort]
         ordered = column.asc() if self.order == "asc" else column.desc()
         return q.order_by(ordered.nulls_last(), Call.id).limit(self.limit)
@@ -90,54 +98,6 @@ def list_calls(db: Session, flt: CallFilter) -> list[Call]:
     return list(db.scalars(flt.query()))
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default), without numpy."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-class Figures(BaseModel):
-    placed: int = 0
-    connected: int = 0
-    rpc: int = 0
-    ptp: int = 0
-    escalated: int = 0
-    talk_time_s: float = 0.0
-    latency_p50_ms: float | None = None
-    latency_p95_ms: float | None = None
-
-    @property
-    def connect_rate(self) -> float:
-        return self.connected / self.placed if self.placed else 0.0
-
-    @property
-    def rpc_rate(self) -> float:
-        return self.rpc / self.placed if self.placed else 0.0
-
-    @property
-    def ptp_rate(self) -> float:
-        return self.ptp / self.rpc if self.rpc else 0.0
-
-    @property
-    def escalation_rate(self) -> float:
-        return self.escalated / self.placed if self.placed else 0.0
-
-
-def figures(calls: list[Call], latencies: list[float]) -> Figures:
-    return Figures(
-        placed=len(calls), connected=sum(c.connected for c in calls),
-        rpc=sum(c.identity_confirmed for c in calls),
-        ptp=sum(c.identity_confirmed and c.outcome in PTP_OUTCOMES for c in calls),
-        escalated=sum(c.escalated for c in calls),
-        talk_time_s=round(sum(c.duration_s or 0.0 for c in calls), 1),
-        latency_p50_ms=percentile(latencies, 50), latency_p95_ms=percentile(latencies, 95))
-
-
 class Dashboard(BaseModel):
     total: Figures
     by_stage: dict[str, Figures]
@@ -145,25 +105,12 @@ class Dashboard(BaseModel):
 
 
 def dashboard(db: Session, flt: CallFilter | None = None) -> Dashboard:
-    flt = (flt or CallFilter()).model_copy(update={"limit": 10000})
-    calls = list_calls(db, flt)
-    ids = [c.id for c in calls]
-    lat: dict[str, list[float]] = defaultdict(list)
-    if ids:
-        rows = db.execute(select(Turn.call_id, Turn.latency_ms)
-                          .where(Turn.call_id.in_(ids), Turn.latency_ms.is_not(None)))
-        for call_id, value in rows:
-            lat[call_id].append(value)
-
-    def group(key) -> dict[str, Figures]:
-        groups: dict[str, list[Call]] = defaultdict(list)
-        for call in calls:
-            groups[key(call)].append(call)
-        return {k: figures(v, [x for c in v for x in lat[c.id]]) for k, v in sorted(groups.items())}
-
-    return Dashboard(total=figures(calls, [x for c in calls for x in lat[c.id]]),
-                     by_stage=group(lambda c: c.stage),
-                     by_day=group(lambda c: as_utc(c.started_at).date().isoformat()))
+    """Figures over every call the filter matches (its sort and limit do not apply), in total,
+    per stage and per UTC day of the call's start."""
+    where = (flt or CallFilter()).conditions()
+    return Dashboard(total=grouped_figures(db, where)[TOTAL],
+                     by_stage=grouped_figures(db, where, Call.stage),
+                     by_day=grouped_figures(db, where, utc_day(db)))
 
 
 def as_utc(value: datetime) -> datetime:

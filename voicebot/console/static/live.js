@@ -1,7 +1,7 @@
 // Polls the live board once a second: calls in progress with their partial transcripts, and
 // the handoff queue with a Claim button for agents.  Text is always set with textContent.
 (function () {
-  const prefix = window.CONSOLE_PREFIX;
+  const prefix = document.currentScript.dataset.prefix;  // no inline script: the CSP allows none
   const status = document.getElementById("live-status");
   const callsBox = document.getElementById("live-calls");
   const queueBody = document.querySelector("#queue tbody");
