@@ -242,9 +242,11 @@ def test_an_opt_out_heard_by_the_server_is_journaled_at_once_and_refused_after(a
     journal = OptOutJournal(records / "opt-outs.jsonl")
 
     async def scenario():
-        # Said again at the next prompt: a recogniser that mishears the first one (it happens on
-        # a loaded machine: "stock on me") must not decide what this test is about.
-        placed = await carrier.place_call("+15550100", "EN-EARLY-1", debtor=">1.0 stop calling me|stop calling me")
+        # Said again at the next prompt, and led by "please": on a loaded machine the recogniser
+        # has lost the first word said over the greeting ("Call me", a callback request that
+        # ends the call) or misheard it ("stock on me"); neither is what this test is about.
+        placed = await carrier.place_call("+15550100", "EN-EARLY-1",
+                                          debtor=">1.0 please stop calling me|please stop calling me")
         while "EN-EARLY-1" not in journal:  # heard and journaled; the bot is still talking
             assert carrier.calls[placed.call_id].status == "in-progress", "the call ended, no opt-out journaled"
             await asyncio.sleep(0.05)
