@@ -23,6 +23,7 @@ from conftest import CALL_DATE
 from voicebot.records import RecordStore, attach_session
 from voicebot.records.models import Call, Turn
 from voicebot.recording.call_record import CallRecorder
+from voicebot.recording.late_writes import late_writes
 from voicebot.recording.stereo import StereoRecorder
 from voicebot.recording.wav import GrowingWav
 
@@ -66,20 +67,36 @@ def test_a_full_disk_does_not_silence_the_call_and_loses_no_line(engines, accoun
     assert json.loads(recorder.summary_path.read_text())["call_id"] == session.call_id
 
 
-def test_a_summary_that_cannot_be_written_leaves_none_half_written(engines, accounts, tmp_path):
+def test_a_call_that_ends_on_a_full_disk_is_written_when_the_disk_has_room(engines, accounts, tmp_path):
+    """The summary cannot be written when the call ends: none is left half written, the caller
+    still gets it, and it is written (whole, with the JSONL's last lines) once the disk takes it."""
     session = call(engines, accounts)
     recorder = CallRecorder(tmp_path, session)
     session.open()
     session.hear("yes this is John")
+    jsonl_lines = len(lines(recorder.events_path))
     tmp = recorder.summary_path.with_name(recorder.summary_path.name + ".tmp")
-    tmp.symlink_to(FULL)
+    tmp.symlink_to(FULL)  # the summary's temporary file is on a full disk
+    recorder.events_path.rename(tmp_path / "moved.jsonl")
+    (tmp_path / f"{session.call_id}.jsonl").symlink_to(FULL)  # and so is the JSONL now
 
     summary = recorder.finish()
 
-    assert summary["record_error"].startswith("summary unwritten: OSError")
+    assert "kept in memory" in summary["record_error"]
     assert summary["outcome"] and len(summary["turns"]) == 2  # the caller still gets the summary
-    assert not recorder.summary_path.exists() and not tmp.exists()
-    assert [r["type"] for r in lines(recorder.events_path)][-1] == "result"  # the JSONL is whole
+    assert not recorder.summary_path.exists()
+    assert session.call_id in late_writes.pending()
+
+    (tmp_path / f"{session.call_id}.jsonl").unlink()  # room again
+    (tmp_path / "moved.jsonl").rename(recorder.events_path)
+    late_writes.retry_now()
+    deadline = time.monotonic() + 10
+    while session.call_id in late_writes.pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    written = json.loads(recorder.summary_path.read_text())
+    assert written["call_id"] == session.call_id and len(written["turns"]) == 2
+    assert [r["type"] for r in lines(recorder.events_path)][jsonl_lines:] == ["result"]
+    assert not tmp.exists()
 
 
 def test_a_failing_listener_is_noted_and_the_others_still_hear(engines, accounts, tmp_path):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI, WebSocket
@@ -113,8 +113,15 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
         await websocket.accept()  # accepted first, so a refusal can carry a close code and reason
         address = websocket.client.host if websocket.client else "unknown"
         try:
-            with admission.opening_stream(address):  # until the start is read: the start deadline
-                start, serializer = await (_twilio_start(websocket) if twilio else _pcm_start(websocket))
+            authed = authenticate(websocket, settings, twilio=twilio)  # a wrong credential: 4401 now
+            if not authed and not twilio:
+                raise StreamError(UNAUTHORIZED, PCM_AUTH_REQUIRED)
+            # Only a stream that has proved nothing yet (Twilio may send its token in the start)
+            # takes one of the few opening slots: a flood of such sockets, from however many
+            # addresses, cannot keep a carrier's authenticated call out (the call cap still holds).
+            opening = nullcontext() if authed else admission.opening_stream(address)
+            with opening:  # until the start is read: the start deadline
+                start, serializer = await (_twilio_start(websocket, authed) if twilio else _pcm_start(websocket))
                 account = accounts.get(start.account_id)
                 if account is None:
                     raise StreamError(UNKNOWN_ACCOUNT, f"unknown account {start.account_id!r}")
@@ -137,8 +144,7 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
         finally:
             await _close(websocket, 1000, "call ended")
 
-    async def _twilio_start(websocket: WebSocket) -> tuple[StreamStart, StrictTwilioSerializer]:
-        authed = authenticate(websocket, settings, twilio=True)
+    async def _twilio_start(websocket: WebSocket, authed: bool) -> tuple[StreamStart, StrictTwilioSerializer]:
         try:
             start = await read_twilio_start(websocket, settings.max_frame_bytes, settings.start_timeout_s)
         except StreamError:
@@ -151,8 +157,6 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
                                              max_frame_bytes=settings.max_frame_bytes)
 
     async def _pcm_start(websocket: WebSocket) -> tuple[StreamStart, PcmFrameSerializer]:
-        if not authenticate(websocket, settings, twilio=False):
-            raise StreamError(UNAUTHORIZED, PCM_AUTH_REQUIRED)
         start = await read_pcm_start(websocket, settings.max_frame_bytes, settings.start_timeout_s)
         params = PcmFrameSerializer.InputParams(stream_sample_rate=start.sample_rate,
                                                 max_frame_bytes=settings.max_frame_bytes)

@@ -20,6 +20,7 @@ import numpy as np
 from loguru import logger
 
 from dialogue.session import CallSession, TurnRecord
+from voicebot.recording.late_writes import late_writes
 
 
 PENDING_MAX = 10_000  # lines kept for a disk that is full (a long call writes ~100)
@@ -52,8 +53,11 @@ class CallRecorder:
 
     def _write(self, event: dict[str, Any]) -> None:
         self._pending.append((json.dumps(event, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
-        if self._finished:
-            return
+        if not self._finished:
+            self._write_pending()
+
+    def _write_pending(self) -> bool:
+        """Every line kept so far, in order; False (and the lines still kept) if the disk refused."""
         try:
             if self._fd < 0:  # the last write failed: open the file again (it may be another disk now)
                 self._fd = self._open()
@@ -66,10 +70,27 @@ class CallRecorder:
                              f"line(s) in memory until the disk takes them")
             self.write_error = f"{type(exc).__name__}: {exc}"
             self._close()
-        else:
-            if self.write_error is not None:
-                logger.warning(f"call record {self.events_path}: written again")
-            self.write_error = None
+            return False
+        if self.write_error is not None:
+            logger.warning(f"call record {self.events_path}: written again")
+        self.write_error = None
+        return True
+
+    def _write_summary(self, text: str) -> bool:
+        """The summary whole or not at all: a temporary file, then a rename."""
+        if self.summary_path.exists() and self.summary_path.read_text(encoding="utf-8") == text:
+            return True
+        tmp = self.summary_path.with_name(self.summary_path.name + ".tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, self.summary_path)
+        except OSError as exc:
+            if self.write_error is None:
+                logger.error(f"call summary {self.summary_path}: {exc}; kept until the disk has room")
+            self.write_error = self.write_error or f"{type(exc).__name__}: {exc}"
+            tmp.unlink(missing_ok=True)
+            return False
+        return True
 
     def _open(self) -> int:
         return os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -129,17 +150,15 @@ class CallRecorder:
             "turns": turns,
         }
         self._write({"type": "result", **result})
-        self._close()
         self._finished = True
-        if self._pending:
-            summary["record_error"] = f"{len(self._pending)} line(s) of {self.events_path.name} unwritten: " \
-                                      f"{self.write_error}"
-        tmp = self.summary_path.with_name(self.summary_path.name + ".tmp")
-        try:
-            tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-            os.replace(tmp, self.summary_path)
-        except OSError as exc:
-            logger.error(f"call summary {self.summary_path}: {exc}; not written")
-            tmp.unlink(missing_ok=True)
-            summary["record_error"] = f"summary unwritten: {type(exc).__name__}: {exc}"
+        text = json.dumps(summary, ensure_ascii=False, indent=2, default=str)
+
+        def attempt() -> bool:  # now, and later again if the disk refuses
+            lines_ok = not self._pending or self._write_pending()
+            self._close()
+            return self._write_summary(text) and lines_ok
+        if not attempt():
+            summary["record_error"] = (f"unwritten ({self.write_error or 'summary'}): kept in memory and "
+                                       f"written when the disk has room")
+            late_writes.add(self.session.call_id, attempt)
         return summary
