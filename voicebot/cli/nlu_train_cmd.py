@@ -107,12 +107,15 @@ def augment_cmd(
     per_intent: int = typer.Option(30, "--per-intent", min=1, help="training examples spoken per intent"),
     voices: str = typer.Option("en-joe,en-espeak-f3", "--voices", help="comma-separated voice ids"),
     jobs: int | None = typer.Option(None, "--jobs", min=1, help="utterances in flight"),
+    add: bool = typer.Option(False, "--add", help="keep the transcripts already in nlu_asr.yml and add "
+                                                  "these voices' (instead of replacing the file)"),
 ) -> None:
     """Speak a sample of the training data over the phone line, keep what the recogniser hears
     differently (nlu_asr.yml), and show the effect on the locked sets."""
     from audio_models.catalogue import ModelNotFoundError, UnknownModelError
     from voicebot.evaluation.audio_eval import run_audio_eval
-    from voicebot.evaluation.augment import ASR_FILE, misheard_examples, spread_sample, write_asr_file
+    from voicebot.evaluation.augment import (ASR_FILE, asr_file_voices, misheard_examples, spread_sample,
+                                             write_asr_file)
     from voicebot.evaluation.text_error import unit_for
     from voicebot.evaluation.transcript_cache import TranscriptCache
 
@@ -121,7 +124,8 @@ def augment_cmd(
     voice_ids = [v.strip() for v in voices.split(",") if v.strip()]
     target = scripts.root / ASR_FILE
     others = [p for p in scripts.nlu_paths if p != target]
-    before = _model(scripts, others)
+    kept = load_nlu_file(target).examples if add and target.exists() else []
+    before = _model(scripts, others, NluData(list(kept)))
     sample = spread_sample(load_nlu_file(scripts.nlu_path), per_intent)
     typer.echo(f"speaking {len(sample)} training examples x {len(voice_ids)} voices", err=True)
     try:
@@ -130,11 +134,11 @@ def augment_cmd(
                                          cache=TranscriptCache(), jobs=jobs))
     except (ModelNotFoundError, UnknownModelError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    known = {normalise(e.text) for e in load_nlu_files(others).examples}
+    known = {normalise(e.text) for e in [*load_nlu_files(others).examples, *kept]}
     forbidden = {normalise(e.text) for e in locked_set(scripts.locale).examples}
     added = misheard_examples(run.spoken, known, forbidden, unit_for(scripts.locale))
-    extra = NluData(added)
-    _compare(scripts.locale, before, _model(scripts, others, extra))
-    path = write_asr_file(scripts.root, added, voice_ids)
+    _compare(scripts.locale, before, _model(scripts, others, NluData([*kept, *added])))
+    earlier = asr_file_voices(target) if kept else []
+    path = write_asr_file(scripts.root, [*kept, *added], list(dict.fromkeys([*earlier, *voice_ids])))
     typer.echo(f"wrote {path}: {len(added)} transcripts that differ from their text "
                f"({len(run.spoken)} heard, {run.from_cache} from the cache)")

@@ -67,3 +67,12 @@ def write_asr_file(folder: Path, examples: list[Example], voices: list[str]) -> 
     tmp.write_text(header + dump_nlu(sorted(examples, key=lambda e: e.intent)), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def asr_file_voices(path: Path) -> list[str]:
+    """The voices an existing nlu_asr.yml says it was made with (its header), to keep naming
+    them when more are added."""
+    for line in path.read_text(encoding="utf-8").splitlines()[:3]:
+        if "# voices " in line:
+            return [v.strip() for v in line.split("# voices ", 1)[1].split(")")[0].split(",") if v.strip()]
+    return []
