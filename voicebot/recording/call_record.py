@@ -78,8 +78,6 @@ class CallRecorder:
 
     def _write_summary(self, text: str) -> bool:
         """The summary whole or not at all: a temporary file, then a rename."""
-        if self.summary_path.exists() and self.summary_path.read_text(encoding="utf-8") == text:
-            return True
         tmp = self.summary_path.with_name(self.summary_path.name + ".tmp")
         try:
             tmp.write_text(text, encoding="utf-8")
