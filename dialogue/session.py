@@ -168,6 +168,17 @@ class CallSession:
     def open(self) -> TurnRecord:
         return self._record("opening", None, None, self.policy.start(), "")
 
+    def prepare(self, text: str, continuing: bool = False) -> None:
+        """Do the slow, stateless part of understanding `text` now (the classifier's sentence
+        embedding, ~10 ms), so that a caller can run it in a worker thread and `hear` /
+        `continue_turn` then stay quick on the event loop. Changes nothing in the call."""
+        prepare = getattr(self.nlu, "prepare", None)
+        if prepare is None:
+            return
+        if continuing and self._before_last is not None:
+            text = f"{self._before_last[1].debtor_text or ''} {text}".strip()
+        prepare(text)
+
     def hear(self, text: str) -> TurnRecord:
         started = time.perf_counter()
         result = self.nlu.parse(text, self.today)

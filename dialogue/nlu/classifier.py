@@ -1,10 +1,16 @@
 """Built-in intent classifier: TF-IDF character (and, for spaced scripts, word) n-grams with a
-multinomial logistic regression.
+multinomial logistic regression, optionally blended with a second logistic regression on
+multilingual sentence embeddings.
 
-Why this and not a neural model: it trains in about a second from the Rasa-format examples,
-parses in well under a millisecond on one core (a call's hot path), needs no model download,
-and works for Chinese without word segmentation (character n-grams).  The trained model is
-cached on disk keyed by a hash of the data and the settings, so a process restart is instant.
+Why n-grams: they train in about a second from the Rasa-format examples, parse in well under a
+millisecond on one core (a call's hot path), need no model download, and work for Chinese
+without word segmentation (character n-grams).  Why the embeddings beside them: n-grams only
+know the training data's words, and debtors use others; on the blind locked English sets the
+blend (a weighted geometric mean of the two models' probabilities, weight chosen by
+cross-validation on the training data) is more than a point better than either alone, for
+about 10 ms a turn.  The strategy's `nlu.embedding_weight` sets the blend per locale (0 = n-grams
+only).  The trained model is cached on disk keyed by a hash of the data and the settings, so a
+process restart is instant.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ from dialogue.entities import extract_entities
 from dialogue.nlu.decision import DecisionSettings, choose
 from dialogue.nlu.rasa_format import NluData
 from dialogue.nlu.result import NluResult
+from dialogue.nlu.sentence_embedding import ENCODER
 
-_CACHE_VERSION = "2"  # bump whenever _features() or the model settings change
+_CACHE_VERSION = "3"  # bump whenever _features() or the model settings change
 _PUNCT = re.compile(r"[^\w\s']+", re.UNICODE)
 
 
@@ -96,41 +103,77 @@ class _FastScorer:
         return exp / exp.sum()
 
 
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _class_logits(model: LogisticRegression, x: np.ndarray) -> np.ndarray:
+    """One logit per class, also for two classes (sklearn keeps only the second's then)."""
+    z = x @ model.coef_.T + model.intercept_
+    return np.concatenate([np.zeros_like(z), z], axis=-1) if z.shape[-1] == 1 else z
+
+
 @dataclass
 class TrainedModel:
     features: FeatureUnion
     model: LogisticRegression
+    embedding: LogisticRegression | None = None  # on sentence embeddings, same classes
+    embedding_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self._fast = _FastScorer(self.features, self.model)
         self.labels: list[str] = [str(c) for c in self.model.classes_]
 
     def __getstate__(self) -> dict:
-        return {"features": self.features, "model": self.model}
+        return {"features": self.features, "model": self.model, "embedding": self.embedding,
+                "embedding_weight": self.embedding_weight}
 
     def __setstate__(self, state: dict) -> None:
         self.features, self.model = state["features"], state["model"]
+        self.embedding = state.get("embedding")
+        self.embedding_weight = state.get("embedding_weight", 0.0)
         self.__post_init__()
 
+    def prepare(self, text: str) -> None:
+        """Encode the sentence now (a worker thread), so `scores` finds it done."""
+        if self.embedding is not None:
+            ENCODER.encode_one(normalise(text))
+
+    def _blend(self, ngram_probs: np.ndarray, text: str) -> np.ndarray:
+        if self.embedding is None:
+            return ngram_probs
+        w = self.embedding_weight
+        vector = ENCODER.encode_one(text).astype(np.float64)
+        log_p = (1 - w) * np.log(np.maximum(ngram_probs, 1e-12)) \
+            + w * _log_softmax(_class_logits(self.embedding, vector))
+        return np.exp(_log_softmax(log_p))
+
     def scores(self, text: str) -> np.ndarray:
-        return self._fast.probabilities(normalise(text))
+        text = normalise(text)
+        return self._blend(self._fast.probabilities(text), text)
 
     def sklearn_scores(self, text: str) -> np.ndarray:
-        return self.model.predict_proba(self.features.transform([normalise(text)]))[0]
+        text = normalise(text)
+        return self._blend(self.model.predict_proba(self.features.transform([text]))[0], text)
 
 
-def train(data: NluData, locale: str, c: float = 50.0) -> TrainedModel:
+def train(data: NluData, locale: str, c: float = 50.0, embedding_weight: float = 0.0) -> TrainedModel:
     texts = [normalise(e.text) for e in data.examples]
     labels = [e.intent for e in data.examples]
     features = _features(locale)
     matrix = features.fit_transform(texts)
     model = LogisticRegression(C=c, max_iter=2000)
     model.fit(matrix, labels)
-    return TrainedModel(features, model)
+    embedding = None
+    if embedding_weight > 0:
+        embedding = LogisticRegression(C=c, max_iter=3000)
+        embedding.fit(ENCODER.encode(texts), labels)
+    return TrainedModel(features, model, embedding, embedding_weight)
 
 
-def data_hash(data: NluData, locale: str, c: float) -> str:
-    h = hashlib.sha256(f"{_CACHE_VERSION}|{sklearn.__version__}|{locale}|{c}".encode())
+def data_hash(data: NluData, locale: str, c: float, embedding_weight: float = 0.0) -> str:
+    h = hashlib.sha256(f"{_CACHE_VERSION}|{sklearn.__version__}|{locale}|{c}|{embedding_weight}".encode())
     for ex in data.examples:
         h.update(f"{ex.intent}\t{ex.text}\n".encode())
     return h.hexdigest()[:24]
@@ -140,9 +183,10 @@ def cache_dir() -> Path:
     return Path(os.environ.get("VOICEBOT_CACHE", Path.home() / ".cache" / "voicebot")) / "nlu"
 
 
-def train_cached(data: NluData, locale: str, c: float = 50.0) -> TrainedModel:
+def train_cached(data: NluData, locale: str, c: float = 50.0,
+                 embedding_weight: float = 0.0) -> TrainedModel:
     """Train, or load the model trained earlier from the very same data and settings."""
-    path = cache_dir() / f"{locale}-{data_hash(data, locale, c)}.pkl"
+    path = cache_dir() / f"{locale}-{data_hash(data, locale, c, embedding_weight)}.pkl"
     if path.is_file():
         try:
             with path.open("rb") as fh:
@@ -151,7 +195,7 @@ def train_cached(data: NluData, locale: str, c: float = 50.0) -> TrainedModel:
                 return model
         except Exception:  # a corrupt or foreign cache file is simply rebuilt
             pass
-    model = train(data, locale, c)
+    model = train(data, locale, c, embedding_weight)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -173,8 +217,14 @@ class BuiltinNlu:
 
     @classmethod
     def from_data(cls, data: NluData, locale: str, threshold: float,
-                  protected_floor: float = DecisionSettings.protected_floor) -> "BuiltinNlu":
-        return cls(train_cached(data, locale), locale, threshold, protected_floor)
+                  protected_floor: float = DecisionSettings.protected_floor,
+                  embedding_weight: float = 0.0) -> "BuiltinNlu":
+        return cls(train_cached(data, locale, embedding_weight=embedding_weight), locale,
+                   threshold, protected_floor)
+
+    def prepare(self, text: str) -> None:
+        """The slow part of `parse` (the sentence embedding), for a worker thread."""
+        self.model.prepare(text)
 
     def parse(self, text: str, today: date) -> NluResult:
         entities = tuple(extract_entities(text, self.locale, today))

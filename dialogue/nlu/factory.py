@@ -17,23 +17,25 @@ from dialogue.script.loader import LocaleScripts
 
 @lru_cache(maxsize=16)
 def _builtin(files: tuple[tuple[Path, int], ...], locale: str, threshold: float,
-             floor: float) -> BuiltinNlu:
-    return BuiltinNlu.from_data(load_nlu_files([p for p, _ in files]), locale, threshold, floor)
+             floor: float, embedding_weight: float) -> BuiltinNlu:
+    return BuiltinNlu.from_data(load_nlu_files([p for p, _ in files]), locale, threshold, floor,
+                                embedding_weight)
 
 
 def builtin_for(paths: Path | Sequence[Path], locale: str, threshold: float,
-                protected_floor: float = DecisionSettings.protected_floor) -> BuiltinNlu:
+                protected_floor: float = DecisionSettings.protected_floor,
+                embedding_weight: float = 0.0) -> BuiltinNlu:
     """The built-in classifier trained on these files (cached while none of them changes)."""
     files = (paths,) if isinstance(paths, Path) else tuple(paths)
     return _builtin(tuple((p, p.stat().st_mtime_ns) for p in files), locale, threshold,
-                    protected_floor)
+                    protected_floor, embedding_weight)
 
 
 def build_nlu(scripts: LocaleScripts) -> NluBackend:
     """The strategy's backend; `VOICEBOT_RASA_URL` switches any locale to a Rasa server."""
     cfg = scripts.strategy.nlu
     builtin = builtin_for(scripts.nlu_paths, scripts.locale, cfg.confidence_threshold,
-                          cfg.protected_floor)
+                          cfg.protected_floor, cfg.embedding_weight)
     url = os.environ.get("VOICEBOT_RASA_URL") or (cfg.rasa_url if cfg.backend == "rasa" else None)
     if url:
         return FallbackNlu(RasaHttpNlu(url, scripts.locale, cfg.confidence_threshold,

@@ -31,7 +31,8 @@ def _model(scripts: LocaleScripts, paths: list[Path], extra: NluData | None = No
     if extra is not None:
         data.examples += extra.examples
     cfg = scripts.strategy.nlu
-    return BuiltinNlu.from_data(data, scripts.locale, cfg.confidence_threshold, cfg.protected_floor)
+    return BuiltinNlu.from_data(data, scripts.locale, cfg.confidence_threshold, cfg.protected_floor,
+                                cfg.embedding_weight)
 
 
 def _compare(locale: str, before: BuiltinNlu, after: BuiltinNlu) -> tuple[EvalReport, EvalReport]:

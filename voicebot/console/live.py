@@ -96,12 +96,19 @@ class LiveBoard:
         if self.store is None:
             return [], {}
         since = datetime.now(UTC) - timedelta(seconds=RECENT_S)
-        live = [c for c, v in self.calls.items() if v.ended is None]
         with self.store.session() as db:
             ongoing = list(db.scalars(select(Call).where(Call.ended_at.is_(None), Call.started_at >= since)))
-            ended = {row.id: row.outcome for row in db.execute(
-                select(Call.id, Call.outcome).where(Call.id.in_(live), Call.ended_at.is_not(None)))} if live else {}
-        return ongoing, ended
+        return ongoing, self._stored_ends([c for c, v in self.calls.items() if v.ended is None])
+
+    def _stored_ends(self, call_ids: list[str]) -> dict[str, str | None]:
+        """{call id: outcome} of those of `call_ids` the store has ended: the one question the
+        board asks the store about ends, whether catching up after an outage or following one
+        call without the bus."""
+        if self.store is None or not call_ids:
+            return {}
+        with self.store.session() as db:
+            return {row.id: row.outcome for row in db.execute(
+                select(Call.id, Call.outcome).where(Call.id.in_(call_ids), Call.ended_at.is_not(None)))}
 
     async def stop(self) -> None:
         for task in [self._main, *self._tasks.values()]:
@@ -185,11 +192,8 @@ class LiveBoard:
 
     def _stored_end(self, call_id: str) -> tuple[str | None] | None:
         """(outcome,) once the store has the call ended, else None."""
-        if self.store is None:
-            return None
-        with self.store.session() as db:
-            row = db.get(Call, call_id)
-            return (row.outcome,) if row is not None and row.ended_at is not None else None
+        ends = self._stored_ends([call_id])
+        return (ends[call_id],) if call_id in ends else None
 
     async def _follow_on_bus(self, call_id: str) -> None:
         async with self.bus.subscribe(call_channel(call_id)) as events:

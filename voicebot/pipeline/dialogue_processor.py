@@ -167,14 +167,19 @@ class DialogueProcessor(FrameProcessor):
         if not text or self._session.ended:
             return
         heard_at = time.monotonic()
-        if self._continuing and self._session.can_continue():
+        continuing = self._continuing and self._session.can_continue()
+        await asyncio.to_thread(self._session.prepare, text, continuing)
+        prepared_ms = (time.monotonic() - heard_at) * 1000
+        if self._session.ended:
+            return
+        if continuing and self._session.can_continue():
             turn = self._session.continue_turn(text)
             await self.push_frame(TurnContinuedFrame(), FrameDirection.UPSTREAM)
         else:
             turn = self._session.hear(text)
         self._continuing = False
         self._timing_turn = turn.index
-        self._timing = {"nlu_ms": turn.nlu_ms}
+        self._timing = {"nlu_ms": turn.nlu_ms + prepared_ms}
         if self._vad_stopped_at is not None:
             self._timing["asr_ms"] = (heard_at - self._vad_stopped_at) * 1000
             self._timing["vad_stop_secs"] = self._vad_stop_secs
