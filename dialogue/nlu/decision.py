@@ -6,9 +6,13 @@ Three rules, in this order, on the raw probabilities:
    here" at the identity question).  Their probabilities are multiplied by `context_boost`
    and the ranking renormalised; nothing else is touched.
 2. Protected intents win when their evidence is present: a missed dispute, opt-out or
-   attorney is a violation, a needless transfer or question is a few seconds.  If the top
-   intent is not protected but a protected one holds at least `protected_floor`, the
-   protected one is chosen.
+   attorney is a violation, a needless transfer or question is a few seconds.  The likeliest
+   protected intent is chosen when it holds at least `protected_floor`, whether it is the
+   top intent or not: one at 0.40 on top is as much evidence as one at 0.40 behind another,
+   and the confidence threshold (above the floor) must not throw it away.  (Before
+   December 6 a protected top intent under the threshold became `out_of_scope`; on 5-fold
+   cross-validation of nlu.yml this rule raised protected recall 0.967 -> 0.979 in English
+   and 0.949 -> 0.970 in Mandarin, for 0.3 and 0.2 points more false-protected turns.)
 3. Below the confidence threshold the bot asks again (`out_of_scope`), keeping the
    classifier's top intent as `raw_intent` for supervisors.
 
@@ -45,10 +49,9 @@ def with_context(ranking: tuple[tuple[str, float], ...], expected: Collection[st
 def choose(ranking: tuple[tuple[str, float], ...], settings: DecisionSettings) -> tuple[str, float, str | None]:
     """(intent, its confidence, the raw top intent when the choice differs from it)."""
     top, confidence = ranking[0]
-    if top not in PROTECTED_INTENTS:
-        name, p = next(((n, p) for n, p in ranking if n in PROTECTED_INTENTS), (None, 0.0))
-        if name is not None and p >= settings.protected_floor:
-            return name, p, top
+    name, p = next(((n, p) for n, p in ranking if n in PROTECTED_INTENTS), (None, 0.0))
+    if name is not None and p >= settings.protected_floor:
+        return name, p, None if name == top else top
     intent, raw = apply_threshold(top, confidence, settings.threshold)
     return intent, confidence, raw
 
