@@ -88,3 +88,20 @@ def redis_prefix(redis_url):
 def module_redis_prefix(redis_url):
     """The same for a whole module (a server fixture that outlives one test)."""
     yield from _own_prefix(redis_url)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own (tests/redis_process.py), which it may stop, kill or
+    freeze; thawed and stopped afterwards."""
+    import signal
+
+    from redis_process import RedisProcess
+
+    server = RedisProcess(tmp_path / "redis")
+    server.folder.mkdir()
+    server.start()
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGCONT)
+    server.stop()

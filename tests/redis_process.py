@@ -1,4 +1,4 @@
-"""A private redis-server a test can kill (SIGKILL) and start again on the same port.
+"""A private redis-server a test can kill (SIGKILL), freeze (SIGSTOP) and start again on the same port.
 
 It keeps its data in an append-only file fsync'd on every write, as a production Redis with
 persistence would, so what a worker wrote before the crash is there after the restart, and
@@ -11,7 +11,10 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -57,3 +60,20 @@ class RedisProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+@contextmanager
+def frozen(server: RedisProcess, watchdog_s: float = 6.0) -> Iterator[None]:
+    """Redis stopped (SIGSTOP) for the block: the kernel still accepts connections and takes
+    commands, and nothing ever answers, the worst case for a client.  Thawed (SIGCONT) at the
+    block's end, or by a watchdog after `watchdog_s`, so a client without timeouts fails the
+    test's assertions instead of hanging the run."""
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGSTOP)
+    watchdog = threading.Timer(watchdog_s, server.proc.send_signal, (signal.SIGCONT,))
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
+        server.proc.send_signal(signal.SIGCONT)

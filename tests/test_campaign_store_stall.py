@@ -25,7 +25,7 @@ from datetime import datetime
 import pytest
 from loguru import logger
 
-from redis_process import RedisProcess
+from redis_process import RedisProcess, frozen
 from telephony.campaign import (CampaignConfig, CampaignWorker, ManualClock, RedisStore, StoreUnavailable,
                                 connect)
 from telephony.campaign.dialer import CallAnswer, CallRequest, prepared_answer
@@ -38,29 +38,6 @@ PREFIX = "stall-test"
 TIMEOUT_S = 0.5    # the test's client timeouts (production: redis_client's defaults)
 WATCHDOG_S = 6.0   # thaws Redis whatever happens, so a hanging client fails instead of hanging
 MAX_GAP_S = 0.3    # longest pause of the event loop tolerated on a busy 2-core machine
-
-
-@pytest.fixture
-def redis_server(tmp_path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path / "redis")
-    server.folder.mkdir()
-    server.start()
-    yield server
-    server.proc.send_signal(signal.SIGCONT)
-    server.stop()
-
-
-@contextmanager
-def frozen(server: RedisProcess) -> Iterator[None]:
-    """Redis stopped (SIGSTOP) for the block; thawed at its end or by the watchdog."""
-    server.proc.send_signal(signal.SIGSTOP)
-    watchdog = threading.Timer(WATCHDOG_S, server.proc.send_signal, (signal.SIGCONT,))
-    watchdog.start()
-    try:
-        yield
-    finally:
-        watchdog.cancel()
-        server.proc.send_signal(signal.SIGCONT)
 
 
 def short_store(server: RedisProcess) -> RedisStore:
@@ -100,7 +77,7 @@ def test_a_store_call_on_a_frozen_redis_fails_within_its_timeout_naming_the_addr
     assert (defaults["socket_connect_timeout"], defaults["socket_timeout"]) == (CONNECT_TIMEOUT_S, OP_TIMEOUT_S)
     store = short_store(redis_server)
     assert store.due("spring", MONDAY_MORNING) == []  # a pooled connection, as a running worker has
-    with frozen(redis_server):
+    with frozen(redis_server, WATCHDOG_S):
         for call in (lambda: store.due("spring", MONDAY_MORNING), lambda: store.is_opted_out("ACC")):
             started = time.monotonic()
             with pytest.raises(StoreUnavailable, match=rf"redis://127\.0\.0\.1:{redis_server.port}/0 is "
@@ -119,7 +96,7 @@ def test_a_worker_starting_on_a_frozen_redis_fails_fast_and_its_loop_runs(accoun
     async def scenario() -> tuple[float, float]:
         ticking = asyncio.create_task(ticker.run())
         await asyncio.sleep(0.05)
-        with frozen(redis_server):
+        with frozen(redis_server, WATCHDOG_S):
             started = time.monotonic()
             with pytest.raises(StoreUnavailable, match=rf"127\.0\.0\.1:{redis_server.port}/0 .*register accounts"):
                 await worker.run([accounts["EN-EARLY-1"].model_copy(update={"id": "FIRST"})])

@@ -1,6 +1,7 @@
 """Retention and erasure of personal data: real calls (the shipped scripts, real sessions)
 written by the call recorder into a records folder and by the records store into SQLite, handoff
-packets on the in-process bus and on a real Redis, then `voicebot records purge` / `erase`.
+packets on the in-process bus and on a real Redis, the campaigns' SMS and accounts (on Redis, or
+in their state file), then `voicebot records purge` / `erase`.
 
 Also: a debtor's phone number is written masked wherever it is only a record (the call's JSONL
 and summary, the carrier action log, log lines, a refused call's reason), while the carrier
@@ -29,7 +30,7 @@ from conftest import CALL_DATE
 from media_server import free_port
 from dialogue.compliance.rules import may_call
 from telephony.bus import InProcessBus, RedisBus
-from telephony.campaign import connect
+from telephony.campaign import CampaignWorker, ManualClock, PreparedDialer, connect, open_backend
 from telephony.campaign.opt_out_journal import JOURNAL_NAME, OptOutJournal
 from telephony.campaign.redis_store import RedisStore
 from telephony.handoff import HandoffQueue, PacketState, build_packet, find_transfer
@@ -38,13 +39,14 @@ from telephony.providers.local import LocalProvider
 from telephony.server.actions import CarrierActions
 from telephony.server.retention_task import purge_while_serving
 from telephony.server.settings import ServerSettings
+from telephony.sms import AFTER_CALL, RedisSmsStore, RedisStreamOutbox, SmsTriggers
 from voicebot.cli import app
 from voicebot.pipeline.frames import CallActionFrame
 from voicebot.recording.call_record import CallRecorder
 from voicebot.recording.wav import GrowingWav
 from voicebot.records import RecordStore, attach_session
 from voicebot.records.models import AuditEntry, Call, Turn
-from voicebot.records.retention import cutoff_for, purge_records, retention_days
+from voicebot.records.retention import CampaignData, cutoff_for, purge_records, retention_days
 
 runner = CliRunner()
 OLD_DAYS = 400          # past the default retention of 365 days
@@ -411,6 +413,104 @@ def test_a_redis_that_is_away_leaves_packets_unchecked_but_purges_the_rest(recor
 
     assert report.packets is None and "unreachable" in report.packets_error
     assert records.rows(old) == (0, 0) and records.files(old) == []
+
+
+# -- the campaigns' SMS and accounts -------------------------------------------------------------
+REFUSED = {"outcome": "refused", "tags": ["outcome:refused", "identity_confirmed"]}
+MARIA_PHONE = "+13125550102"  # EN-MID-1's number in the sample accounts
+
+
+def _texted(triggers: SmsTriggers, account, *, days_ago: float):
+    """A call without payment `days_ago` days ago; its bill goes out at the next SMS window,
+    its 5- and 8-day reminders wait."""
+    triggers.clock.set(datetime.now(UTC) - timedelta(days=days_ago))
+    (bill,) = [p for p in triggers.after_call(account, REFUSED) if p.trigger == AFTER_CALL]
+    triggers.clock.set(bill.due_at)
+    (sent,) = triggers.send_due()
+    return sent
+
+
+def test_purge_removes_the_sms_past_retention_from_redis_and_keeps_recent_ones(records, accounts, redis_url,
+                                                                              redis_prefix):
+    client = connect(redis_url)
+    store, outbox = RedisSmsStore(client, redis_prefix), RedisStreamOutbox(client, f"{redis_prefix}:sms:outbox")
+    triggers = SmsTriggers(store, outbox, RedisStore(client, redis_prefix), ManualClock(datetime.now(UTC)))
+    recent = _texted(triggers, accounts["EN-MID-1"], days_ago=2)
+    _texted(triggers, accounts["EN-EARLY-1"], days_ago=OLD_DAYS)
+
+    result = records.cli("purge", "--json", "--redis", redis_url, "--prefix", f"{redis_prefix}:",
+                         "--campaign-prefix", redis_prefix)
+
+    counts = json.loads(result.output)
+    assert counts["sms"] == {"pending": 2, "done": 1, "sent": 1, "first_reminder": 1} and counts["sms_outbox"] == 1
+    assert counts["campaign"] is None and counts["campaign_error"] is None  # a purge by age leaves the campaigns
+    assert outbox.read() == [recent]
+    assert {p.account_id for p in store.pending()} == {"EN-MID-1"} and list(store.done()) == [f"EN-MID-1:{AFTER_CALL}"]
+    assert store.first_reminder("EN-EARLY-1") is None and store.first_reminder("EN-MID-1") is not None
+    (entry,) = records.audit("records_purge")
+    assert entry.detail["sms"]["done"] == 1 and entry.detail["sms_outbox"] == 1
+
+
+@pytest.fixture(params=["redis", "memory"])
+def campaigns(request, records):
+    """The campaigns' stores as `voicebot campaign` opens them: on Redis, or without it in the
+    state file and the outbox file beside the records folder; and the options naming them."""
+    if request.param == "redis":
+        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
+        options = ["--redis", url, "--prefix", f"{prefix}:", "--campaign-prefix", prefix]
+        return lambda: open_backend(url, prefix), options
+    base = records.folder.parent
+    return lambda: open_backend(None, state_file=base / "campaign" / "state.json",
+                                outbox_file=base / "sms" / "outbox.jsonl"), []
+
+
+def test_erase_removes_the_accounts_sms_and_campaign_details_and_keeps_its_opt_out(records, accounts, campaigns):
+    opened, options = campaigns
+    backend = opened()
+    clock = ManualClock(datetime.fromisoformat("2026-11-23T10:00:00-08:00"))
+    triggers = SmsTriggers(backend.sms_store, backend.outbox, backend.store, clock)
+    worker = CampaignWorker(backend.store, PreparedDialer(default="answered:refused"), "spring", clock=clock,
+                            sms=triggers)
+    asyncio.run(worker.run([accounts["EN-MID-1"], accounts["EN-EARLY-1"]]))  # John's bill goes at once
+    clock.set(datetime.fromisoformat("2026-11-23T15:00:00-06:00"))  # Maria's waits for 15:00 in Chicago
+    triggers.send_due()
+    backend.store.opt_out("EN-MID-1", clock.now(), "letter")
+    backend.save()
+    assert [m.to for m in backend.outbox.read()] == ["+12065550101", MARIA_PHONE]
+
+    counted = json.loads(records.cli("erase", "--account", "EN-MID-1", "--dry-run", "--json", *options).output)
+    result = records.cli("erase", "--account", "EN-MID-1", "--yes", *options)
+
+    assert counted["sms"] == {"pending": 2, "done": 1, "sent": 1, "first_reminder": 1}
+    assert counted["sms_outbox"] == 1 and counted["campaign_error"] is None
+    assert counted["campaign"] == {"accounts": 1, "states": 1, "calls": 1, "paid": 0, "in_call": None}
+    assert "campaign accounts (name, phone, debt)" in result.output and "SMS outbox messages" in result.output
+    assert "kept: the opt-out of EN-MID-1: opted out, kept in the campaign store" in result.output
+    assert "keeps the account's dial times" in result.output
+    after = opened()
+    assert list(after.store.accounts("spring")) == list(after.store.states("spring")) == ["EN-EARLY-1"]
+    assert [c.account_id for c in after.store.calls("spring")] == ["EN-EARLY-1"]
+    assert [m.account_id for m in after.outbox.read()] == ["EN-EARLY-1"]
+    assert {p.account_id for p in after.sms_store.pending()} == {"EN-EARLY-1"}
+    assert after.sms_store.first_reminder("EN-MID-1") is None and after.store.is_opted_out("EN-MID-1")
+    for path in records.folder.parent.glob("*/*.json*"):  # without Redis: the state file, the outbox file
+        assert MARIA_PHONE not in path.read_text() and "Maria" not in path.read_text(), path
+
+
+def test_campaign_stores_that_are_away_are_reported_and_the_calls_purged_all_the_same(records):
+    old = records.call("EN-EARLY-1", PROMISE, days_ago=OLD_DAYS)
+    away = connect(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.5, op_timeout=0.5)
+    data = CampaignData(RedisStore(away), RedisSmsStore(away), [RedisStreamOutbox(away)], "a Redis that is away")
+
+    report = asyncio.run(purge_records(records.store, records.folder, None, cutoff=cutoff_for(365),
+                                       campaign_data=data))
+
+    assert report.sms is None and report.campaign_data == "a Redis that is away"
+    assert report.campaign_error.startswith("StoreUnavailable: SMS store at redis://127.0.0.1:")
+    assert "is unreachable (purge old messages): ConnectionError" in report.campaign_error
+    assert records.rows(old) == (0, 0) and records.files(old) == []
+    (entry,) = records.audit("records_purge")
+    assert entry.detail["campaign_error"] == report.campaign_error
 
 
 # -- the setting, and the server's own purge -----------------------------------------------------

@@ -64,6 +64,12 @@ return n
 """
 
 
+def prefix_pattern(prefix: str) -> str:
+    """A SCAN MATCH pattern for the keys (or hash fields) that start with `prefix`, taken
+    literally: a prefix or account id holding `*`, `?` or `[` must not match other keys."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
+
+
 def redact_url(url: str) -> str:
     """The URL without its password, fit for an error message or a log line."""
     parts = urlsplit(url)
@@ -250,7 +256,7 @@ class RedisBus(Bus):
 
     async def collections(self, prefix: str = "") -> list[str]:
         start = self._record_key("")
-        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", start + prefix) + "*"  # prefixes matched literally
+        pattern = prefix_pattern(start + prefix)
 
         async def scan() -> list[str]:
             return [self._text(key)[len(start):] async for key in self._client.scan_iter(match=pattern, count=500)]

@@ -17,6 +17,7 @@ from dialogue.accounts import Account
 from dialogue.compliance.rules import Attempt
 from telephony.campaign.clock import utc
 from telephony.campaign.state import AccountState, CallRecord, Lease
+from telephony.campaign.store import AccountErasure
 
 
 class _Campaign:
@@ -227,6 +228,25 @@ class InMemoryStore:
     def calls(self, campaign: str) -> list[CallRecord]:
         with self._lock:
             return list(self._c(campaign).calls)
+
+    # -- erasure --------------------------------------------------------------------------
+    def erase_account(self, account_id: str, *, dry_run: bool = False) -> AccountErasure:
+        with self._lock:
+            campaigns = list(self._campaigns.values())
+            erasure = AccountErasure(
+                accounts=sum(account_id in c.accounts for c in campaigns),
+                states=sum(account_id in c.state for c in campaigns),
+                calls=sum(r.account_id == account_id for c in campaigns for r in c.calls),
+                paid=int(account_id in self._paid), in_call=self._lease_value(account_id))
+            if dry_run:
+                return erasure
+            for c in campaigns:
+                c.accounts.pop(account_id, None)
+                c.state.pop(account_id, None)
+                c.due.pop(account_id, None)
+                c.calls = [r for r in c.calls if r.account_id != account_id]
+            self._paid.discard(account_id)
+            return erasure
 
     # -- persistence ----------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

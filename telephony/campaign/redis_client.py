@@ -1,5 +1,8 @@
 """The campaign's Redis connection: short timeouts, and failures that say where Redis is.
 
+One client serves the campaign store, the SMS store and the SMS outbox stream (telephony/sms
+builds on this package), and all three report an unreachable Redis the same way here.
+
 Why: the campaign store's client is synchronous and the worker is asyncio; without timeouts a
 Redis that stops answering (paused, swapping, a half-dead network path) held a call for ever.
 Every connection made here gives up after `connect_timeout` to connect and `op_timeout` for a
@@ -52,7 +55,8 @@ def describe(client: redis.Redis) -> str:
 
 
 class _Described(Protocol):
-    description: str
+    store_name: str   # what could not be reached: "campaign store", "SMS store", "SMS outbox"
+    description: str  # where it is: `describe(client)`
 
 
 S = TypeVar("S", bound=_Described)
@@ -62,7 +66,7 @@ R = TypeVar("R")
 
 def store_operation(what: str) -> Callable[[Callable[Concatenate[S, P], R]], Callable[Concatenate[S, P], R]]:
     """Decorate a store method so that an unreachable or stalled Redis raises StoreUnavailable
-    naming the store's address and `what` was being done, instead of a bare socket error."""
+    naming the store, its address and `what` was being done, instead of a bare socket error."""
     def decorate(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
         @functools.wraps(method)
         def guarded(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -70,7 +74,7 @@ def store_operation(what: str) -> Callable[[Callable[Concatenate[S, P], R]], Cal
                 return method(self, *args, **kwargs)
             except REDIS_DOWN as exc:
                 detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                raise StoreUnavailable(f"campaign store at {self.description} is unreachable ({what}): "
+                raise StoreUnavailable(f"{self.store_name} at {self.description} is unreachable ({what}): "
                                        f"{detail}") from exc
         return guarded
     return decorate

@@ -36,10 +36,11 @@ import redis
 
 from dialogue.accounts import Account
 from dialogue.compliance.rules import Attempt
+from telephony.bus.redis_bus import prefix_pattern
 from telephony.campaign.clock import utc
 from telephony.campaign.redis_client import REDIS_DOWN, connect, describe, store_operation
 from telephony.campaign.state import AccountState, CallRecord, Lease
-from telephony.campaign.store import StoreUnavailable
+from telephony.campaign.store import AccountErasure, StoreUnavailable
 
 _SERVER_MS = """
 local t = redis.call('TIME')
@@ -103,8 +104,10 @@ def _epoch(at: datetime) -> float:
 
 
 class RedisStore:
-    #: StoreUnavailable from this store; raw Redis errors from the SMS store sharing its client.
+    #: StoreUnavailable from this store and from the SMS store and outbox sharing its client;
+    #: raw Redis errors from any other code handed that client.
     unavailable: tuple[type[Exception], ...] = (StoreUnavailable, *REDIS_DOWN)
+    store_name = "campaign store"
 
     def __init__(self, client: redis.Redis, prefix: str = "voicebot"):
         """`client`: from `redis_client.connect(url)` (decoded strings, short timeouts)."""
@@ -296,3 +299,33 @@ class RedisStore:
     @store_operation("read the call log")
     def calls(self, campaign: str) -> list[CallRecord]:
         return [CallRecord.model_validate_json(v) for v in self.r.lrange(self._ck(campaign, "calls"), 0, -1)]
+
+    # -- erasure --------------------------------------------------------------------------
+    @store_operation("erase an account")
+    def erase_account(self, account_id: str, *, dry_run: bool = False) -> AccountErasure:
+        """Read what there is, then remove it in one transaction (MULTI): a log entry is
+        removed by its exact JSON, so entries a call appends meanwhile are left (`in_call`)."""
+        erasure = AccountErasure(paid=int(self.r.sismember(self.key("paid"), account_id)),
+                                 in_call=self.r.get(self.key("lease", account_id)))
+        pipe = self.r.pipeline(transaction=True)
+        for campaign in self._campaign_ids():
+            logged = [raw for raw in self.r.lrange(self._ck(campaign, "calls"), 0, -1)
+                      if account_id in raw and json.loads(raw).get("account_id") == account_id]
+            erasure.accounts += int(self.r.hexists(self._ck(campaign, "accounts"), account_id))
+            erasure.states += int(self.r.hexists(self._ck(campaign, "state"), account_id))
+            erasure.calls += len(logged)
+            pipe.hdel(self._ck(campaign, "accounts"), account_id)
+            pipe.hdel(self._ck(campaign, "state"), account_id)
+            pipe.zrem(self._ck(campaign, "due"), account_id)
+            for raw in set(logged):
+                pipe.lrem(self._ck(campaign, "calls"), 0, raw)
+        pipe.srem(self.key("paid"), account_id)
+        if not dry_run:
+            pipe.execute()
+        return erasure
+
+    def _campaign_ids(self) -> set[str]:
+        """Every campaign with keys here: CID of each PREFIX:campaign:CID:PART."""
+        head = self.key("campaign", "")
+        keys = self.r.scan_iter(match=prefix_pattern(head), count=500)
+        return {key[len(head):].rpartition(":")[0] for key in keys}

@@ -4,10 +4,16 @@ holding its lease, so two workers never dial one account at once nor overwrite e
 
 Claim results: "ok", or why not: "opted_out" | "leased" (someone is on it) | "not_due" |
 "not_active" (finished or unknown) | "no_line" (the campaign-wide concurrency limit is reached).
+
+Erasing an account (`erase_account`, the right to erasure) removes its personal details and
+what the campaigns learnt of it; it keeps what the law needs, holding ids and times only: the
+opt-out (the debtor must never be called again), the dial times the contact rules' frequency
+caps count, and the blocked-attempt log (proof the rules were applied; numbers in it are masked).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -17,9 +23,21 @@ from telephony.campaign.state import AccountState, CallRecord, Lease
 
 
 class StoreUnavailable(RuntimeError):
-    """The campaign store cannot be reached now (down, restarting, or stalled past its
-    timeout); the message names where it is (without a password) and what was being done.
-    One of every store's `unavailable` errors: the worker keeps its outcomes and retries."""
+    """The campaign store, the SMS store or the SMS outbox stream cannot be reached now (down,
+    restarting, or stalled past its timeout); the message names which, where it is (without a
+    password) and what was being done.  One of every store's `unavailable` errors: the worker
+    keeps its outcomes and retries."""
+
+
+@dataclass
+class AccountErasure:
+    """What erasing one account took from a campaign store (a dry run: would take)."""
+
+    accounts: int = 0   # the account as registered in a campaign: name, phone, debt, zone
+    states: int = 0     # its progress in a campaign: attempts, outcomes, voices, notes
+    calls: int = 0      # its dials in the campaigns' call logs: outcomes, scores
+    paid: int = 0       # the "has paid" flag
+    in_call: str | None = None  # the lease of a call on the line now: its end writes a state and a log entry
 
 
 class AccountFlags(Protocol):
@@ -94,3 +112,8 @@ class CampaignStore(AccountFlags, Protocol):
         ...
 
     def calls(self, campaign: str) -> list[CallRecord]: ...
+
+    def erase_account(self, account_id: str, *, dry_run: bool = False) -> AccountErasure:
+        """Remove one account from every campaign (its record, state, due time and call-log
+        entries) and its paid flag; keep its opt-out, its dial times and blocked attempts."""
+        ...

@@ -7,10 +7,18 @@ Nothing there is needed once the retention period has passed, so `purge_records`
 call that ended (or, never ended, started) before the cut-off from the first three, and
 `erase_account` removes all of one account's calls whatever their age (the right to erasure).
 
+The campaigns keep more (`CampaignData`): the SMS store and outbox hold the number and the
+text of each reminder, and the campaign store the account as registered (name, phone, debt).
+A purge removes the SMS entries from before the cut-off; an erasure removes every SMS entry of
+the account and its personal fields in the campaign store.  A purge by age leaves the campaign
+store's accounts: they are the lender's current book, not records of past calls.
+
 What stays, and why: the opt-outs (the opt-out journal and the campaign store's set) are a
 legal obligation to keep, the "do not call" outlives the debt and the erasure, and they hold an
-account id, a time and a source; the audit log stays as proof of who accessed what, holding ids
-only (see `call_rows`).  Each purge or erasure adds an audit entry with its counts.
+account id, a time and a source; the campaign store also keeps the dial times the contact rules'
+frequency caps count and its blocked-attempt log (ids, rules, masked numbers); the audit log
+stays as proof of who accessed what, holding ids only (see `call_rows`).  Each purge or erasure
+adds an audit entry with its counts.
 
 The retention is `VOICEBOT_RETENTION_DAYS` (default 365 days), the same setting `voicebot serve`
 (which purges once a day) and `voicebot records purge` read.
@@ -20,8 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,13 +41,18 @@ from voicebot.records.store import RecordStore
 
 if TYPE_CHECKING:
     from telephony.bus.base import Bus
+    from telephony.campaign.store import AccountErasure, CampaignStore
     from telephony.handoff.retention import PacketSweep
+    from telephony.sms.outbox import KeptOutbox
+    from telephony.sms.store import SmsRemoval, SmsStore
 
 DEFAULT_RETENTION_DAYS = 365
 RETENTION_ENV = "VOICEBOT_RETENTION_DAYS"
 OPT_OUTS_KEPT = ("opt-outs are never erased: an opt-out is a legal obligation to keep (the debtor "
                  "must not be called again), so the opt-out journal and the campaign store's opt-out "
                  "set keep the account id, time and source")
+CAMPAIGN_KEPT = ("the campaign store keeps the account's dial times (the contact rules' frequency caps count "
+                 "them) and its blocked attempts (ids, rules, masked numbers: proof the rules were applied)")
 
 
 def retention_days(env: Mapping[str, str] | None = None) -> int:
@@ -62,6 +75,18 @@ def cutoff_for(days: int, now: datetime | None = None) -> datetime:
 
 
 @dataclass
+class CampaignData:
+    """The campaigns' stores a purge or an erasure reaches besides the call records, opened as
+    `voicebot campaign` opens them; `save` writes a memory store back to its state file."""
+
+    store: "CampaignStore"
+    sms: "SmsStore"
+    outboxes: Sequence["KeptOutbox"]
+    where: str                                   # for the report: Redis and prefix, or the state file
+    save: Callable[[], None] = lambda: None
+
+
+@dataclass
 class RemovalReport:
     """What a purge or erasure removed (a dry run: would remove), and what it kept."""
 
@@ -74,6 +99,11 @@ class RemovalReport:
     packets_error: str | None = None    # why the bus could not be swept (the rest was done)
     audit_scrubbed: int = 0             # older audit entries whose numbers were masked
     opt_out_kept: str | None = None     # erasure: where the account's opt-out stays, if it has one
+    campaign_data: str | None = None    # where the campaigns' stores are (None: none was given)
+    sms: "SmsRemoval | None" = None     # SMS store entries (None: not reached)
+    sms_outbox: int | None = None       # messages in the SMS outboxes
+    campaign: "AccountErasure | None" = None  # erasure: the account's fields in the campaign store
+    campaign_error: str | None = None   # why the campaigns' stores were not (all) swept (the rest was done)
 
     def counts(self) -> dict[str, Any]:
         """The figures, as the audit entry and `--json` give them."""
@@ -82,7 +112,10 @@ class RemovalReport:
                 "files_refused": len(self.files.refused),
                 "packets": None if self.packets is None else len(self.packets.removed),
                 "packets_waiting_kept": None if self.packets is None else len(self.packets.kept_waiting),
-                "packets_error": self.packets_error, "audit_scrubbed": self.audit_scrubbed}
+                "packets_error": self.packets_error, "audit_scrubbed": self.audit_scrubbed,
+                "sms": None if self.sms is None else asdict(self.sms), "sms_outbox": self.sms_outbox,
+                "campaign": None if self.campaign is None else asdict(self.campaign),
+                "campaign_error": self.campaign_error}
 
 
 @dataclass
@@ -125,9 +158,30 @@ def _remove(store: RecordStore, folder: RecordsFolder, chosen: _Chosen, report: 
         truncate_wal(store.engine)
 
 
+def _sweep_campaign_data(data: CampaignData, report: RemovalReport, *, cutoff: datetime | None,
+                         account_id: str | None) -> None:
+    """SMS entries by age (a purge) or by account (an erasure), and for an erasure the
+    account's fields in the campaign store, where an opt-out the journal lacks is also found."""
+    dry_run = report.dry_run
+    if account_id is None:
+        assert cutoff is not None
+        report.sms = data.sms.purge_before(cutoff, dry_run=dry_run)
+        report.sms_outbox = sum(outbox.purge_before(cutoff, dry_run=dry_run) for outbox in data.outboxes)
+    else:
+        report.sms = data.sms.erase_account(account_id, dry_run=dry_run)
+        report.sms_outbox = sum(outbox.erase_account(account_id, dry_run=dry_run) for outbox in data.outboxes)
+        report.campaign = data.store.erase_account(account_id, dry_run=dry_run)
+        if report.opt_out_kept is None and data.store.is_opted_out(account_id):
+            report.opt_out_kept = f"opted out, kept in the campaign store ({data.where})"
+    if not dry_run:
+        data.save()
+
+
 async def _run(store: RecordStore, folder: Path, bus: "Bus | None", report: RemovalReport, *,
-               cutoff: datetime | None, account_id: str | None, by: str, action: str, target: str) -> RemovalReport:
+               cutoff: datetime | None, account_id: str | None, by: str, action: str, target: str,
+               campaign_data: CampaignData | None) -> RemovalReport:
     from telephony.bus.base import BusError
+    from telephony.campaign.store import StoreUnavailable
     from telephony.handoff.retention import sweep_packets
     from voicebot.console.audit import audit
 
@@ -139,6 +193,13 @@ async def _run(store: RecordStore, folder: Path, bus: "Bus | None", report: Remo
                                                  account_id=account_id, dry_run=report.dry_run)
         except BusError as exc:  # Redis away: the database and the files are purged all the same
             report.packets_error = str(exc)
+    if campaign_data is not None:
+        report.campaign_data = campaign_data.where
+        try:
+            await asyncio.to_thread(_sweep_campaign_data, campaign_data, report, cutoff=cutoff,
+                                    account_id=account_id)
+        except (StoreUnavailable, OSError) as exc:  # Redis away, an outbox file refused: the rest all the same
+            report.campaign_error = f"{type(exc).__name__}: {exc}"
     await asyncio.to_thread(_remove, store, records, chosen, report)
     if not report.dry_run:
         audit(store, by, action, target, **report.counts())
@@ -147,25 +208,29 @@ async def _run(store: RecordStore, folder: Path, bus: "Bus | None", report: Remo
 
 
 async def purge_records(store: RecordStore, folder: Path, bus: "Bus | None", *, cutoff: datetime,
-                        dry_run: bool = False, by: str = "cli") -> RemovalReport:
-    """Remove every call that ended before `cutoff`: rows, files, decided handoff packets."""
+                        dry_run: bool = False, by: str = "cli",
+                        campaign_data: CampaignData | None = None) -> RemovalReport:
+    """Remove every call that ended before `cutoff`: rows, files, decided handoff packets, and
+    the SMS entries from before it."""
     cutoff = cutoff.astimezone(UTC)
     report = RemovalReport(f"calls ended before {cutoff:%Y-%m-%d %H:%M} UTC", dry_run)
     return await _run(store, folder, bus, report, cutoff=cutoff, account_id=None, by=by,
-                      action="records_purge", target=f"before {cutoff.isoformat(timespec='seconds')}")
+                      action="records_purge", target=f"before {cutoff.isoformat(timespec='seconds')}",
+                      campaign_data=campaign_data)
 
 
 async def erase_account(store: RecordStore, folder: Path, bus: "Bus | None", account_id: str, *,
-                        dry_run: bool = False, by: str = "cli",
-                        opt_out_journal: Path | None = None) -> RemovalReport:
-    """Remove all of one account's calls, whatever their age; its opt-out is kept (and said)."""
+                        dry_run: bool = False, by: str = "cli", opt_out_journal: Path | None = None,
+                        campaign_data: CampaignData | None = None) -> RemovalReport:
+    """Remove all of one account's calls, whatever their age, its SMS and its personal fields
+    in the campaign store; its opt-out is kept (and said)."""
     if not account_id.strip():
         raise ValueError("an account id is needed")
     report = RemovalReport(f"account {account_id}", dry_run)
     if opt_out_journal is not None:
         report.opt_out_kept = _opt_out_note(opt_out_journal, account_id)
     return await _run(store, folder, bus, report, cutoff=None, account_id=account_id, by=by,
-                      action="records_erase", target=account_id)
+                      action="records_erase", target=account_id, campaign_data=campaign_data)
 
 
 def _opt_out_note(journal: Path, account_id: str) -> str | None:
