@@ -97,3 +97,16 @@ def place_of(phone: str | None, default_region: str | None = None) -> PhonePlace
               or phonenumbers.region_code_for_country_code(number.country_code))
     return PhonePlace(phonenumbers.format_number(number, PhoneNumberFormat.E164), number.country_code,
                       None if region in (None, "ZZ", "001") else region, zones)
+
+
+def place_name(phone: str | None, default_region: str | None = None) -> tuple[str, str] | None:
+    """(region, libphonenumber's English name of the place the number's prefix belongs to),
+    e.g. ("US", "Connecticut") or ("US", "San Francisco, CA"); None when the number cannot be
+    read or names no place (a mobile range in many countries, a toll-free number)."""
+    from phonenumbers import geocoder  # loads its prefix tables on first use only
+
+    place = place_of(phone, default_region)
+    if place is None or place.region is None:
+        return None
+    name = geocoder.description_for_number(parse_phone(place.e164), "en", region=place.region)
+    return (place.region, name) if name else None

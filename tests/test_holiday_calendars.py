@@ -110,3 +110,17 @@ def test_the_shipped_generated_calendars_never_warn():
     later = date(2040, 6, 1)
     problems = validate_paths([REPO / "scripts" / "en", REPO / "scripts" / "zh"], today=later)
     assert not [p for p in problems if p.code == "holidays-running-out"]
+
+
+def test_an_account_without_a_state_gets_its_numbers_state_holidays(accounts):
+    """Lincoln's Birthday is a Connecticut holiday: a Connecticut number with no `subdivision`
+    on the account keeps it free; the account's own state, when given, is what counts; a
+    number of another country (Ontario) or a toll-free one names no US state."""
+    lincoln = noon(date(2026, 2, 12), NEW_YORK)
+    connecticut = us(accounts, phone="+18605550100", subdivision=None)
+    decision = may_call(connecticut, [], lincoln)
+    assert (decision.rule, "Lincoln" in decision.reason) == ("holidays", True)
+    assert may_call(us(accounts, phone="+18605550100", subdivision="MA"), [], lincoln).allowed
+    assert may_call(us(accounts, phone="+14165550100", subdivision=None), [], lincoln).allowed
+    assert may_call(us(accounts, phone="+18005550100", subdivision=None), [], lincoln).allowed
+    assert may_call(us(accounts, phone="+14155550100", subdivision=None), [], lincoln).allowed  # "San Francisco, CA"

@@ -65,6 +65,30 @@ def holiday_name(rules: HolidayRules, day: date, subdivision: str | None = None)
     return generated(rules.country, sub, rules.whole_breaks, day.year).get(day)
 
 
+def subdivision_of_phone(rules: HolidayRules, phone: str | None) -> str | None:
+    """The state (province, ...) the debtor's number belongs to, for an account that names none.
+
+    Why: a state holiday missed is a call on a day the debtor's state keeps free; taking the
+    number's state when the account does not say is the cautious reading (a number kept after
+    a move can add a no-call day, never remove one). Only a number of the profile's own country
+    counts (an Ontario number says nothing about US states), and only a name the `holidays`
+    package knows as a subdivision of it ("Connecticut" -> CT, "San Francisco, CA" -> CA)."""
+    from dialogue.phones import place_name  # phonenumbers' geocoder: loaded only when needed
+
+    if not (rules.country and rules.subdivisions):
+        return None
+    named = place_name(phone, rules.country)
+    if named is None or named[0] != rules.country.upper():
+        return None
+    calendar = holiday_data.country_holidays(rules.country, years=range(0))
+    codes = set(calendar.subdivisions)
+    aliases = getattr(calendar, "subdivisions_aliases", {}) or {}
+    name = named[1]
+    if ", " in name and name.rsplit(", ", 1)[1] in codes:
+        return name.rsplit(", ", 1)[1]
+    return aliases.get(name) if aliases.get(name) in codes else None
+
+
 def check_subdivision(rules: HolidayRules, subdivision: str | None) -> None:
     """Raise ValueError when the account names a subdivision the profile's calendar lacks."""
     if rules.country and rules.subdivisions and subdivision:

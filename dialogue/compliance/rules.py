@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dialogue.compliance.local_time import DebtorTime, resolve, utc
-from dialogue.compliance.no_call_days import check_subdivision, holiday_name
+from dialogue.compliance.no_call_days import check_subdivision, holiday_name, subdivision_of_phone
 from dialogue.compliance.profile import JurisdictionProfile, ProfileError, load_profile
 from dialogue.compliance.regions import region_of
 from dialogue.phone_masking import mask_phone
@@ -180,7 +180,7 @@ def may_call(account: Account, history: Sequence[Attempt], at: datetime, *, opte
     clock = resolve(account, profile)
     if not clock.known:
         return Decision(False, "timezone", clock.problem or "unknown time zone", None, profile.name)
-    subdivision = account.subdivision
+    subdivision = account.subdivision or subdivision_of_phone(profile.holidays, account.phone)
     try:
         check_subdivision(profile.holidays, subdivision)
     except ValueError as exc:
