@@ -25,7 +25,7 @@ from rich.table import Table  # noqa: E402
 
 from dialogue.accounts import load_account  # noqa: E402
 from voicebot.pipeline.parts import render_speech  # noqa: E402
-from voicebot.services.piper.base import create_tts_service  # noqa: E402
+from voicebot.services.tts import create_tts_service  # noqa: E402
 from voicebot.services.whisper import load_shared_whisper, transcribe_short  # noqa: E402
 from voicebot.simulate import Simulation, parse_debtor  # noqa: E402
 

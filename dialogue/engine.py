@@ -13,7 +13,8 @@ from dialogue.accounts import Account
 from dialogue.nlu.factory import build_nlu
 from dialogue.nlu.result import NluBackend
 from dialogue.paths import locale_dir
-from dialogue.script.loader import LocaleScripts, load_locale
+from dialogue.script.checks import load_locale
+from dialogue.script.loader import LocaleScripts
 from dialogue.session import CallSession
 
 

@@ -1,5 +1,6 @@
 """Where calls meet the contact rules: the audit trail of blocked attempts, and the check any
-call start makes (the media-stream server refuses a call the rules forbid).
+call start makes (the media-stream server refuses a call the rules forbid: its gate,
+voicebot/server/compliance_gate.py, turns CallForbidden into the close code FORBIDDEN).
 
 The rules themselves are pure (dialogue.compliance.rules.may_call); this module adds the I/O
 around them: a JSONL audit file a supervisor can hand to an auditor, one line per blocked
@@ -13,13 +14,10 @@ import threading
 from collections.abc import Sequence
 from datetime import date, datetime, time, timezone, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dialogue.accounts import Account
 from dialogue.compliance.rules import Attempt, Decision, debtor_time, may_call
-
-if TYPE_CHECKING:
-    from telephony.server.settings import ServerSettings
 
 FORBIDDEN = 4403   # WebSocket close code (mirrors HTTP 403): the contact rules forbid this call now
 AUDIT_FILE = "compliance-audit.jsonl"
@@ -89,17 +87,3 @@ def check_call_start(account: Account, at: datetime, *, history: Sequence[Attemp
             audit.write(blocked_entry(account, decision, at, source))
         raise CallForbidden(decision)
     return decision
-
-
-def refuse_forbidden_stream(account: Account, settings: ServerSettings, *, opted_out: bool = False) -> None:
-    """The media-stream server's gate: a StreamError (4403) naming the rule, logged to the
-    records dir's audit file. The server holds no attempt history (the campaign worker does
-    and checks the caps); here the window, holidays, jurisdiction and time zone are checked,
-    and the opt-out the caller found in the opt-out journal or store (opt_out_guard)."""
-    from telephony.server.errors import StreamError  # the server imports us, not the reverse
-
-    try:
-        check_call_start(account, check_at(account, settings.call_date), opted_out=opted_out,
-                         audit=AuditLog(Path(settings.records_dir) / AUDIT_FILE), source="media_stream")
-    except CallForbidden as exc:
-        raise StreamError(FORBIDDEN, str(exc)) from None

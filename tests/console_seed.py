@@ -13,10 +13,10 @@ from fastapi import FastAPI
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
 from telephony.bus.memory import InProcessBus
-from telephony.server import ServerSettings, create_app
 from voicebot.console.auth import add_user
 from voicebot.records.models import Call, Turn
 from voicebot.records.store import RecordStore
+from voicebot.server import ServerSettings, create_app
 
 #: a console user of each role, all with the password the test passes to `console_app`.
 USERS = (("sam", "supervisor"), ("dana", "script_designer"), ("alex", "agent"))

@@ -4,10 +4,9 @@ the carriers' runs and the server's records; the end-to-end run is test_bench_sm
 
 from __future__ import annotations
 
-from telephony.providers.local.carrier import LocalCallResult
-from voicebot.bench.carriers import CallRun
-from voicebot.bench.metrics import WireGaps, full_load
+from voicebot.bench.metrics import CallRun, WireGaps, full_load
 from voicebot.bench.scenarios import scenario_for
+from voicebot.providers.local.carrier import LocalCallResult
 
 
 def _run(index: int, started: float, ended: float, late: int) -> CallRun:

@@ -23,14 +23,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dialogue.compliance.local_time import DebtorTime
 from telephony.campaign import (
     AccountState, CallAnswer, CampaignConfig, CampaignWorker, InMemoryStore, ManualClock,
-    PreparedDialer, RedisStore, SimulatedDialer, after_call, connect, contact_gate,
+    PreparedDialer, RedisStore, after_call, connect, contact_gate,
 )
-from dialogue.compliance.local_time import DebtorTime
 from telephony.campaign.windows import LocalWindow
+from voicebot.simulated_dialer import SimulatedDialer
 
 REPO = Path(__file__).resolve().parents[1]
+CAMPAIGN_CLI = [str(Path(sys.executable).with_name("voicebot")), "campaign"]  # the venv's `voicebot`
 SPEED = 4.0
 UTC = timezone.utc
 
@@ -138,7 +140,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def test_two_worker_processes_share_one_campaign(accounts, redis_url, prefix, store, tmp_path):
-    """Two `python -m telephony.campaign run` processes, one Redis, one accounts file: every
+    """Two `voicebot campaign run` processes, one Redis, one accounts file: every
     account is dialled by one worker at a time, no more than the day cap, never more than the
     campaign-wide line limit at once; a debtor whose local time is 02:00 is not called."""
     start = datetime.now(UTC).replace(hour=18, minute=0, second=0, microsecond=0)  # 10:00 LA, 13:00 NY
@@ -158,7 +160,7 @@ def test_two_worker_processes_share_one_campaign(accounts, redis_url, prefix, st
 
     def worker(name: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "telephony.campaign", "run", str(path), "--redis", redis_url,
+            [*CAMPAIGN_CLI, "run", str(path), "--redis", redis_url,
              "--prefix", prefix, "--campaign", "shared", "--worker-id", name, "--at", start.isoformat(),
              "--follow", "--until", (start + timedelta(hours=6)).isoformat(), "--concurrency", "3",
              "--retry", "1s", "--max-per-day", "3", "--speed", str(SPEED), "--records", str(tmp_path / name),
@@ -361,7 +363,7 @@ def test_a_killed_worker_process_leaves_its_account_to_another(accounts, redis_u
     path = tmp_path / "kill.json"
     path.write_text(json.dumps({"accounts": [row.model_dump(mode="json")]}))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "telephony.campaign", "run", str(path), "--redis", redis_url, "--prefix", prefix,
+        [*CAMPAIGN_CLI, "run", str(path), "--redis", redis_url, "--prefix", prefix,
          "--campaign", "kill", "--worker-id", "doomed", "--at", start.isoformat(), "--lease-ttl", "1",
          "--no-sms", "--json"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -410,7 +412,7 @@ def test_cli_single_process_keeps_opt_outs_in_its_state_file(accounts, tmp_path)
     state = tmp_path / "state.json"
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["VOICEBOT_OPT_OUT_JOURNAL"] = str(tmp_path / "opt-outs.jsonl")  # not the repo's var/calls
-    base = [sys.executable, "-m", "telephony.campaign"]
+    base = CAMPAIGN_CLI
     subprocess.run(base + ["opt-out", "GONE", "--state", str(state)], cwd=REPO, env=env, check=True,
                    capture_output=True)
     out = subprocess.run(base + ["run", str(path), "--state", str(state), "--at", "2026-11-23T18:00:00Z",

@@ -16,9 +16,10 @@ from rich.console import Console
 
 from telephony.campaign import CampaignConfig, CampaignWorker, ManualClock, PreparedDialer, RedisStore, connect
 from telephony.campaign.report import summary_table, totals
-from telephony.compliance_gate import AUDIT_FILE, FORBIDDEN, AuditLog, refuse_forbidden_stream
-from telephony.server import ServerSettings
-from telephony.server.errors import StreamError
+from telephony.compliance_gate import AUDIT_FILE, FORBIDDEN, AuditLog
+from voicebot.server import ServerSettings
+from voicebot.server.compliance_gate import refuse_forbidden_stream
+from voicebot.server.errors import StreamError
 
 UTC = timezone.utc
 REPO = Path(__file__).resolve().parents[1]
@@ -136,7 +137,7 @@ def test_a_forbidden_stream_is_closed_with_4403_over_the_websocket(tmp_path):
     from starlette.testclient import TestClient
     from starlette.websockets import WebSocketDisconnect
 
-    from telephony.server import create_app
+    from voicebot.server import create_app
 
     settings = _settings(tmp_path, date(2026, 11, 26)).model_copy(update={"warm_up": False})
     with TestClient(create_app(settings)) as client:

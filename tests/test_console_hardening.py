@@ -22,10 +22,10 @@ import pytest
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
 from media_server import free_port, serving
-from telephony.server import ServerSettings, create_app
 from voicebot.cli.serve_cmd import redact_query_tokens
 from voicebot.console.auth import add_user
 from voicebot.records.models import Call
+from voicebot.server import ServerSettings, create_app
 
 PASSWORD = "hardening-pass-1"
 

@@ -1,5 +1,5 @@
 """A call the real media-stream server takes is in the console: stored turn by turn by the
-server itself (`telephony/server/call.py` attaches the records store), with the carrier's
+server itself (`voicebot/server/call.py` attaches the records store), with the carrier's
 details added at the end, and shown by the live board fed from the server's own bus.
 
 One real call: the local carrier streams synthesised debtor speech over the Twilio Media
@@ -14,9 +14,9 @@ import httpx
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
 from media_server import free_port, record_of, serving
-from telephony.providers.local import LocalProvider
-from telephony.server import ServerSettings, create_app
 from voicebot.console.auth import add_user
+from voicebot.providers.local import LocalProvider
+from voicebot.server import ServerSettings, create_app
 
 TOKEN = "console-served"
 

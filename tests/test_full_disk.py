@@ -20,12 +20,12 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from conftest import CALL_DATE
-from voicebot.records import RecordStore, attach_session
-from voicebot.records.models import Call, Turn
 from voicebot.recording.call_record import CallRecorder
 from voicebot.recording.late_writes import late_writes
 from voicebot.recording.stereo import StereoRecorder
 from voicebot.recording.wav import GrowingWav
+from voicebot.records import RecordStore, attach_session
+from voicebot.records.models import Call, Turn
 
 FULL = "/dev/full"
 
@@ -192,7 +192,7 @@ def test_ready_says_when_the_records_disk_refuses_writes(tmp_path):
 
     from conftest import CALL_DATE, SAMPLE_ACCOUNTS
     from media_server import free_port, serving
-    from telephony.server import ServerSettings, create_app
+    from voicebot.server import ServerSettings, create_app
 
     port = free_port()
     settings = ServerSettings(accounts_file=SAMPLE_ACCOUNTS, records_dir=tmp_path, tokens=["t"],

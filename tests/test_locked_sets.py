@@ -14,7 +14,7 @@ from dialogue.intents import INTENT_SET
 from dialogue.nlu.classifier import normalise
 from dialogue.nlu.rasa_format import load_nlu_file
 from dialogue.paths import locale_dir
-from dialogue.script.loader import load_locale
+from dialogue.script.checks import load_locale
 
 LOCKED = REPO / "tests" / "data" / "nlu" / "locked"
 MINIMUM = {"en": 400, "zh": 300}

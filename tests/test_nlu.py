@@ -28,7 +28,8 @@ from dialogue.nlu.rasa_format import (AnnotatedEntity, NluData, NluDataError, du
 from dialogue.nlu.rasa_http import FallbackNlu, NluUnavailable, RasaHttpNlu
 from dialogue.nlu.result import apply_threshold
 from dialogue.paths import REPO_ROOT, locale_dir
-from dialogue.script.loader import LocaleScripts, load_locale
+from dialogue.script.checks import load_locale
+from dialogue.script.loader import LocaleScripts
 
 LOCALES = ("en", "zh")
 TODAY = date(2026, 11, 23)  # a Monday

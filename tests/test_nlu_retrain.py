@@ -17,7 +17,7 @@ from conftest import REPO
 from dialogue.nlu.factory import build_nlu
 from dialogue.nlu.rasa_format import Example, NluData, load_nlu_file
 from dialogue.nlu.retrain import locked_set, merge_corrections
-from dialogue.script.loader import load_locale
+from dialogue.script.checks import load_locale
 
 VOICEBOT = REPO / ".venv" / "bin" / "voicebot"
 # A turn no training file has, with the label a supervisor gave it.

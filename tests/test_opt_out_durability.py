@@ -35,7 +35,7 @@ from telephony.campaign.dialer import CallAnswer, CallRequest, prepared_answer
 from telephony.campaign.opt_out_journal import OptOutJournal
 from telephony.campaign.opt_outs import OptOuts
 from telephony.compliance_gate import AUDIT_FILE, FORBIDDEN, AuditLog
-from telephony.server import ServerSettings, create_app
+from voicebot.server import ServerSettings, create_app
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "opt-out-token"
@@ -231,7 +231,7 @@ def test_an_opt_out_heard_by_the_server_is_journaled_at_once_and_refused_after(a
     moment it hears it, while the call is still on the line: its next start for the account
     is refused, and once Redis is back a campaign worker sharing the journal never dials it."""
     from telephony.bus.memory import InProcessBus
-    from telephony.providers.local import LocalProvider
+    from voicebot.providers.local import LocalProvider
 
     records = tmp_path / "calls"
     port = free_port()

@@ -35,18 +35,18 @@ from telephony.campaign.opt_out_journal import JOURNAL_NAME, OptOutJournal
 from telephony.campaign.redis_store import RedisStore
 from telephony.handoff import HandoffQueue, PacketState, build_packet, find_transfer
 from telephony.handoff.retention import sweep_packets
-from telephony.providers.local import LocalProvider
-from telephony.server.actions import CarrierActions
-from telephony.server.retention_task import purge_while_serving
-from telephony.server.settings import ServerSettings
 from telephony.sms import AFTER_CALL, RedisSmsStore, RedisStreamOutbox, SmsTriggers
 from voicebot.cli import app
 from voicebot.pipeline.frames import CallActionFrame
+from voicebot.providers.local import LocalProvider
 from voicebot.recording.call_record import CallRecorder
 from voicebot.recording.wav import GrowingWav
 from voicebot.records import RecordStore, attach_session
 from voicebot.records.models import AuditEntry, Call, Turn
 from voicebot.records.retention import CampaignData, cutoff_for, purge_records, retention_days
+from voicebot.server.actions import CarrierActions
+from voicebot.server.retention_task import purge_while_serving
+from voicebot.server.settings import ServerSettings
 
 runner = CliRunner()
 OLD_DAYS = 400          # past the default retention of 365 days

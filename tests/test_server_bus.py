@@ -26,8 +26,8 @@ from telephony.bus.redis_bus import RedisBus
 from telephony.campaign import CampaignWorker, InMemoryStore, ManualClock
 from telephony.campaign.provider_dialer import ProviderDialer, local_callee
 from telephony.handoff import HandoffQueue, PacketState
-from telephony.providers.local import LocalProvider
-from telephony.server import ServerSettings, create_app
+from voicebot.providers.local import LocalProvider
+from voicebot.server import ServerSettings, create_app
 
 TOKEN = "handoff-token"
 HOLD_S = 6.0

@@ -23,9 +23,9 @@ import websockets
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
 from media_server import free_port, record_of, serving
-from telephony.server import ServerSettings, create_app
 from voicebot.console.audit import recent
 from voicebot.records.models import Call, Turn
+from voicebot.server import ServerSettings, create_app
 
 TOKEN = "admission-token"
 START_TIMEOUT_S = 3.0   # the default
@@ -265,7 +265,7 @@ def test_refusals_are_counted_and_logged_a_few_lines_per_flood():
     """A flood of refusals is one log line per kind every few seconds, with the count since."""
     from loguru import logger
 
-    from telephony.server.admission import LOG_EVERY_S, Admission, Refused
+    from voicebot.server.admission import LOG_EVERY_S, Admission, Refused
 
     now = [0.0]
     admission = Admission(max_opening=100, max_opening_per_address=1, max_calls=None, clock=lambda: now[0])

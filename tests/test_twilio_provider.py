@@ -22,8 +22,8 @@ from fastapi.responses import JSONResponse
 
 from media_server import free_port, serving
 from telephony.providers import Provider, ProviderError
-from telephony.providers.local import LocalProvider
 from telephony.providers.twilio import TwilioRestProvider, signature_matches, twilio_signature
+from voicebot.providers.local import LocalProvider
 
 SID, AUTH_TOKEN = "AC" + "0" * 32, "fake-auth-token"
 STREAM_URL = "wss://bot.example.com/media/twilio"

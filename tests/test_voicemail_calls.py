@@ -23,8 +23,8 @@ import websockets
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
 from media_server import free_port, record_of, serving
 from speech import resample
-from telephony.providers.local import LocalProvider
-from telephony.server import ServerSettings, create_app
+from voicebot.providers.local import LocalProvider
+from voicebot.server import ServerSettings, create_app
 from voicebot.simulate import Simulation, parse_debtor
 
 TOKEN = "amd-test-token"

@@ -1,8 +1,10 @@
-"""All cross-checks of a loaded locale, in the order a designer would fix them."""
+"""All cross-checks of a loaded locale, in the order a designer would fix them; and
+`load_locale`, the engine's way in: a locale read and fully checked, or refused."""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from dialogue.script.checks_compliance import check_disclosures
 from dialogue.script.checks_holidays import check_holiday_runway
@@ -10,8 +12,8 @@ from dialogue.script.checks_graph import check_identity_first, check_references,
 from dialogue.script.checks_strategy import check_dtmf, check_nlu_data, check_stages
 from dialogue.script.checks_text import check_locale_texts
 from dialogue.script.checks_voicemail import check_voicemails
-from dialogue.script.loader import LocaleScripts
-from dialogue.script.problems import Problem
+from dialogue.script.loader import LocaleScripts, read_locale
+from dialogue.script.problems import Problem, ScriptError
 
 
 def check_locale(scripts: LocaleScripts, today: date | None = None) -> list[Problem]:
@@ -34,3 +36,13 @@ def check_locale(scripts: LocaleScripts, today: date | None = None) -> list[Prob
         problems += check_holiday_runway(scripts, today)
     problems += check_nlu_data(scripts)
     return sorted(set(problems))
+
+
+def load_locale(root: Path) -> LocaleScripts:
+    """Load and fully check a locale; raise ScriptError listing every error."""
+    scripts, problems = read_locale(root)
+    if scripts is not None:
+        problems += check_locale(scripts)
+    if scripts is None or any(p.severity == "error" for p in problems):
+        raise ScriptError(problems)
+    return scripts

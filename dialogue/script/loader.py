@@ -1,8 +1,8 @@
 """Load one locale's script folder into typed objects, collecting every problem on the way.
 
 `read_locale` never raises on bad input: the validator wants all problems at once.  The engine
-calls `load_locale`, which runs the full checks too and raises ScriptError on any error, so a
-broken script is refused when it is loaded, not in the middle of a call.
+calls `load_locale` (checks.py), which runs the full checks too and raises ScriptError on any
+error, so a broken script is refused when it is loaded, not in the middle of a call.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from dialogue.script.models import (
     SCHEMA_MODELS, LintRules, Responses, SmsTemplates, StageEntry, StageScript, Strategy,
 )
-from dialogue.script.problems import Problem, ScriptError
+from dialogue.script.problems import Problem
 from dialogue.script.yaml_source import YamlDoc, load_yaml
 
 STRATEGY_FILE = "strategy.yaml"
@@ -173,15 +173,3 @@ def read_locale(root: Path) -> tuple[LocaleScripts | None, list[Problem]]:
     variants = {k: [v] if isinstance(v, str) else list(v) for k, v in responses.responses.items()}
     scripts = LocaleScripts(root, strategy, stages, variants, sms.templates, lint, docs)
     return scripts, problems
-
-
-def load_locale(root: Path) -> LocaleScripts:
-    """Load and fully check a locale; raise ScriptError listing every error."""
-    from dialogue.script.checks import check_locale  # late import: checks need the loaded model
-
-    scripts, problems = read_locale(root)
-    if scripts is not None:
-        problems += check_locale(scripts)
-    if scripts is None or any(p.severity == "error" for p in problems):
-        raise ScriptError(problems)
-    return scripts

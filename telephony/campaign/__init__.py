@@ -1,9 +1,10 @@
 """Outbound collection campaigns: who to call, when, with which script and voice, by which of
-several workers sharing one campaign through Redis.
+several workers sharing one campaign through Redis.  The dialer that runs the app's own
+simulated call is voicebot/simulated_dialer.py; `voicebot campaign` is the CLI.
 
 Public API:
     CampaignConfig, CampaignWorker, RunResult, CampaignListener
-    Dialer, CallRequest, CallAnswer, PreparedDialer, SimulatedDialer
+    Dialer, CallRequest, CallAnswer, PreparedDialer
     CampaignStore, StoreUnavailable, InMemoryStore, RedisStore, open_backend, connect
     AccountState, CallRecord, Lease
     Clock, SystemClock, ShiftedClock, ManualClock
@@ -18,7 +19,6 @@ from telephony.campaign.memory_store import InMemoryStore
 from telephony.campaign.redis_client import connect
 from telephony.campaign.redis_store import RedisStore
 from telephony.campaign.schedule import after_call, contact_gate
-from telephony.campaign.simulated_dialer import SimulatedDialer
 from telephony.campaign.state import AccountState, CallRecord, Lease
 from telephony.campaign.store import CampaignStore, StoreUnavailable
 from telephony.campaign.windows import LocalWindow
@@ -28,6 +28,6 @@ __all__ = [
     "AccountState", "CallAnswer", "CallRecord", "CallRequest", "CampaignBackend", "CampaignConfig",
     "CampaignListener", "CampaignStore", "CampaignWorker", "Clock", "Dialer", "InMemoryStore", "Lease",
     "LocalWindow", "ManualClock", "PreparedDialer", "RedisStore", "RunResult", "ShiftedClock",
-    "SimulatedDialer", "StoreUnavailable", "SystemClock", "after_call", "connect", "contact_gate", "open_backend",
+    "StoreUnavailable", "SystemClock", "after_call", "connect", "contact_gate", "open_backend",
     "parse_duration", "parse_instant",
 ]

@@ -7,7 +7,8 @@ and `call.ended` (with the call's result), matched by the carrier's call id.  No
 the ring time counts as no answer, and the call is hung up so it cannot connect later.
 
 With the LocalProvider (development, the demo) each account's `sim_debtor` columns script the
-callee, as for SimulatedDialer, and `sim_answer` no_answer/busy never connect.
+callee, as for SimulatedDialer (both read them through scripted_callee.py), and `sim_answer`
+no_answer/busy never connect.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from loguru import logger
 from telephony.bus.base import Bus
 from telephony.bus.live import CALLS_CHANNEL
 from telephony.campaign.dialer import CallAnswer, CallRequest
-from telephony.campaign.simulated_dialer import scripted_debtor, scripted_status
+from telephony.campaign.scripted_callee import scripted_debtor, scripted_status
 from telephony.providers.base import Provider, ProviderError
 
 NOT_CONNECTED = {"no-answer": "no_answer", "busy": "busy", "failed": "failed", "canceled": "failed"}

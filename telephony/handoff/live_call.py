@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from telephony.bus.base import Bus
+from telephony.handoff.decision import HandoffDecision
 from telephony.handoff.packet import build_packet
 from telephony.handoff.queue import Claimed, HandoffQueue
-from voicebot.pipeline.handoff import HandoffDecision
 
 if TYPE_CHECKING:
     from dialogue.session import CallSession

@@ -1,8 +1,8 @@
 """Phone carriers behind one protocol: place a call, transfer, hang up, send an SMS.
 
-`LocalProvider` plays the carrier on this machine (development, tests, the demo);
-`TwilioRestProvider` drives Twilio's REST API.  Import them from their folders
-(`telephony.providers.local`, `telephony.providers.twilio`) so using one never loads the other.
+`TwilioRestProvider` drives Twilio's REST API; import it from its folder
+(`telephony.providers.twilio`) so using the protocol never loads it.  The local carrier, which
+plays the application's own scripted debtor, is an application module (`voicebot/providers/local/`).
 """
 
 from telephony.providers.base import PlacedCall, Provider, ProviderError

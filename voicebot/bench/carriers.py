@@ -18,25 +18,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from telephony.providers.local.carrier import LocalCallResult, LocalCarrierCall
-from telephony.providers.local.wire import TwilioWire
-from voicebot.bench.metrics import WireGaps
-from voicebot.bench.scenarios import SCENARIOS, Scenario, scenario_for
+from voicebot.bench.metrics import CallRun, WireGaps
+from voicebot.bench.scenarios import SCENARIOS, scenario_for
+from voicebot.providers.local.carrier import LocalCallResult, LocalCarrierCall
+from voicebot.providers.local.wire import TwilioWire
 from voicebot.transports.simulated.debtor import DebtorLine, ScriptedDebtor
 
 SAMPLE_RATE = 8000          # Twilio Media Streams: mu-law at 8 kHz
 CALL_TIMEOUT_S = 300.0      # a call stuck longer than this is cancelled and counted as failed
 LAG_EVERY_S = 0.1
-
-
-@dataclass
-class CallRun:
-    index: int
-    scenario: Scenario
-    result: LocalCallResult
-    gaps: WireGaps
-    started_s: float            # on the run's clock
-    ended_s: float = 0.0
 
 
 @dataclass

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from voicebot.bench.carriers import CallRun
+    from voicebot.bench.scenarios import Scenario
+    from voicebot.providers.local.carrier import LocalCallResult
 
 LATE_TOLERANCE_S = 0.02  # playback may run dry this long (one frame) before it is audible
 PAUSE_S = 1.5            # a longer silence is the bot waiting for the debtor, not an underrun
@@ -49,6 +50,18 @@ class WireGaps:
             self.late += 1
             self.dry_ms.append(dry * 1000)
             self.into_speech_ms.append((cursor_s - self._talk_start) * 1000)
+
+
+@dataclass
+class CallRun:
+    """One call a carrier placed (carriers.py), as the figures read it."""
+
+    index: int
+    scenario: Scenario
+    result: LocalCallResult
+    gaps: WireGaps
+    started_s: float            # on the run's clock
+    ended_s: float = 0.0
 
 
 def pct(values: list[float], q: float) -> float | None:

@@ -24,7 +24,7 @@ class Scenario:
     debtor_voice: str = "en-joe"
 
 
-# Lines the end-to-end tests check (tests/test_voice_calls.py, test_telephony_server.py), across
+# Lines the end-to-end tests check (tests/test_voice_calls.py, test_media_stream_server.py), across
 # the three stages, both bot voices (attempt 2 = the other voice) and both debtor voices.  No
 # transfer: a transfer now holds the call for a human agent, which a benchmark has none of.
 # The two shortest calls come first, so a 2-call smoke run is quick and still covers two stages,

@@ -20,14 +20,14 @@ from telephony.campaign.clock import Clock, ManualClock, ShiftedClock, SystemClo
 from telephony.campaign.config import CampaignConfig
 from telephony.campaign.opt_out_journal import ENV_JOURNAL, OptOutJournal, journal_path
 from telephony.campaign.opt_outs import OptOuts
-from telephony.campaign.report import ProgressListener, progress_bar, summary_table, totals
 from telephony.campaign.provider_dialer import ProviderDialer, local_callee
-from telephony.campaign.simulated_dialer import SimulatedDialer
+from telephony.campaign.report import ProgressListener, progress_bar, summary_table, totals
 from telephony.campaign.store import StoreUnavailable
 from telephony.campaign.worker import CampaignWorker, default_worker_id
 from telephony.compliance_gate import AuditLog
 from telephony.sms.config import SmsConfig
 from telephony.sms.triggers import SmsTriggers
+from voicebot.simulated_dialer import SimulatedDialer
 
 campaign_app = typer.Typer(no_args_is_help=True, add_completion=False,
                            help="Outbound collection campaigns and SMS triggers.")
@@ -164,7 +164,7 @@ def run(
 def carrier_dialer(server: str, token: str | None, bus_url: str) -> ProviderDialer:
     """The LocalProvider playing each row's scripted callee against a running server."""
     from telephony.bus.redis_bus import DEFAULT_PREFIX, RedisBus
-    from telephony.providers.local import LocalProvider
+    from voicebot.providers.local import LocalProvider
 
     bus = RedisBus(bus_url, prefix=os.environ.get("VOICEBOT_BUS_PREFIX") or DEFAULT_PREFIX)
     return ProviderDialer(LocalProvider(server, token=token), bus, place_extra=local_callee)

@@ -24,7 +24,8 @@ from dialogue.nlu.rasa_format import NluData, NluDataError, load_nlu_file
 from dialogue.nlu.result import NluBackend
 from dialogue.nlu.retrain import LOCKED_DIR, locked_set
 from dialogue.paths import locale_dir
-from dialogue.script.loader import LocaleScripts, load_locale
+from dialogue.script.checks import load_locale
+from dialogue.script.loader import LocaleScripts
 from dialogue.script.problems import ScriptError
 
 nlu_app = typer.Typer(no_args_is_help=True, help="Intent classifier tools.")

@@ -88,8 +88,8 @@ def serve(
     import uvicorn  # heavy imports after the log level is set
 
     from dialogue.accounts import AccountError
-    from telephony.server import ServerSettings, create_app
-    from telephony.server.retention_task import purge_while_serving
+    from voicebot.server import ServerSettings, create_app
+    from voicebot.server.retention_task import purge_while_serving
 
     tokens = [t for t in token or [] if t]
     if not tokens and not twilio_auth_token:

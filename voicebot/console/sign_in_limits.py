@@ -67,7 +67,7 @@ class SignInPolicy:
     @classmethod
     def defaults(cls) -> SignInPolicy:
         """The server settings' defaults: a console mounted without a server's settings."""
-        from telephony.server.settings import ServerSettings  # the console's settings live there
+        from voicebot.server.settings import ServerSettings  # the console's settings live there
 
         fields = ServerSettings.model_fields
         return cls(**{ours: fields[theirs].default for ours, theirs in SETTINGS.items()})

@@ -33,8 +33,8 @@ import numpy as np
 from audio_models.catalogue import (Catalogue, EspeakSettings, EspeakVoiceSpec, PiperVoiceSpec,
                                     load_catalogue)
 from audio_models.prompt_cache import PromptCache
-from voicebot.services.piper.base import create_tts_service
 from voicebot.services.piper.text_chunks import MAX_CHUNK
+from voicebot.services.tts import create_tts_service
 
 FAST_JOE_LENGTH_SCALE = 0.8  # Piper length_scale: 20 % shorter phonemes than en-joe's 1.0
 SLOW_KATE_FACTOR = 1.2       # en-kate's length_scale (1.55) stretched by this: 20 % slower

@@ -32,6 +32,7 @@ AUDIO_PATH_MODULES: tuple[str, ...] = (
     "voicebot.evaluation.recognise",
     "voicebot.pipeline.offline",
     "voicebot.pipeline.listening",
+    "voicebot.services.tts",
     "voicebot.services.piper.base",
     "voicebot.services.piper.tts",
     "voicebot.services.piper.text_chunks",

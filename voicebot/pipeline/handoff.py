@@ -4,28 +4,19 @@ The dialogue decides to transfer; whoever runs the call (the media-stream server
 agent queue on the live bus) decides whether a person is there to take it.  That decision is
 an async function given to the DialogueProcessor, so the pipeline holds the line while it
 waits without knowing about buses, queues or carriers, and a call without one (the offline
-simulator) ends on the transfer words as before.
+simulator) ends on the transfer words as before.  The answer, a HandoffDecision, is the
+queue's contract (telephony/handoff/decision.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from telephony.handoff.decision import HandoffDecision
 
 if TYPE_CHECKING:
     from dialogue.session import CallSession, TurnRecord
-
-
-@dataclass(frozen=True)
-class HandoffDecision:
-    """`claimed`: an agent took the call (transfer it, to `endpoint` when the desk gave one).
-    Otherwise nobody did within the wait, and the dialogue goes on to take a callback time."""
-
-    claimed: bool
-    agent_id: str | None = None
-    endpoint: str | None = None
-    waited_s: float = 0.0
 
 
 #: Called with the session, the transfer action and a `words_played()` coroutine function as

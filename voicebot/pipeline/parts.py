@@ -12,8 +12,8 @@ from dialogue.session import CallSession
 from voicebot.pipeline.builder import CallParts
 from voicebot.pipeline.listening import (  # noqa: F401  (VAD_*, WHISPER_BEAM: re-exported)
     VAD_START_SECS, VAD_STOP_SECS, WHISPER_BEAM, call_recogniser, call_turn_end)
-from voicebot.services.piper.base import create_tts_service
 from voicebot.services.piper.static_text import static_text_for
+from voicebot.services.tts import create_tts_service
 
 TTS_FIRST_CHUNK = 30  # characters in the first synthesised piece: time to first audio
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 from loguru import logger
 
-from telephony.server.errors import TOO_MANY_OPENING, TRY_AGAIN_LATER, StreamError
+from voicebot.server.errors import TOO_MANY_OPENING, TRY_AGAIN_LATER, StreamError
 
 #: Refusals of one kind are logged at most this often (the count in between is in the line).
 LOG_EVERY_S = 5.0

@@ -20,9 +20,9 @@ import websockets
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
 from media_server import calls_at_once, free_port, outcome, record_of, serving, summaries
-from telephony.providers.local import LocalProvider
 from telephony.providers.twilio.signature import twilio_signature
-from telephony.server import ServerSettings, create_app
+from voicebot.providers.local import LocalProvider
+from voicebot.server import ServerSettings, create_app
 
 TOKEN = "test-token"
 TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
@@ -259,8 +259,8 @@ def test_twilio_audio_enters_the_pipeline_in_40_ms_frames():
     a bad payload is still refused on the message that carried it."""
     from pipecat.frames.frames import InputAudioRawFrame, StartFrame
 
-    from telephony.server.errors import StreamError
-    from telephony.server.twilio_serializer import StrictTwilioSerializer
+    from voicebot.server.errors import StreamError
+    from voicebot.server.twilio_serializer import StrictTwilioSerializer
 
     async def main():
         serializer = StrictTwilioSerializer("MZ1", "CA1", max_frame_bytes=65536)

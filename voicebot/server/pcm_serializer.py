@@ -36,7 +36,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.base_serializer import FrameSerializer
 
-from telephony.server.errors import BAD_MEDIA, BAD_MESSAGE, StreamError, check_size, parse_event
+from voicebot.server.errors import BAD_MEDIA, BAD_MESSAGE, StreamError, check_size, parse_event
 
 STREAM_RATES = (8000, 16000)
 

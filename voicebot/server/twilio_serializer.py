@@ -24,7 +24,7 @@ from pipecat.audio.utils import ulaw_to_pcm
 from pipecat.frames.frames import EndFrame, Frame, InputAudioRawFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
-from telephony.server.errors import BAD_MEDIA, BAD_MESSAGE, StreamError, check_size, parse_event
+from voicebot.server.errors import BAD_MEDIA, BAD_MESSAGE, StreamError, check_size, parse_event
 
 END_MARK = "call-end"
 #: Audio per pipeline input frame: two Twilio messages (VOICEBOT_INPUT_FRAME_MS=20: one each).

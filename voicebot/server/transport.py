@@ -13,7 +13,7 @@
    frame reaches the caller as a break in the bot's speech; a carrier buffers what it gets
    (and drops it on a barge-in's `clear`), so a lead costs no responsiveness.
 4. The time of the last audio frame read is kept (`GuardedSerializer.last_audio_at`): a line
-   whose media stops is a dropped line (`telephony.server.media_gap`).
+   whose media stops is a dropped line (`voicebot.server.media_gap`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketTransport,
 )
 
-from telephony.server.errors import SERVER_ERROR, StreamError
+from voicebot.server.errors import SERVER_ERROR, StreamError
 
 
 class GuardedSerializer(FrameSerializer):

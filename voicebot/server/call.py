@@ -29,20 +29,20 @@ from telephony.bus.base import Bus
 from telephony.bus.live import CallFeed
 from telephony.campaign.opt_outs import OptOuts
 from telephony.handoff.live_call import QueueEscalation
-from telephony.compliance_gate import refuse_forbidden_stream
 from telephony.providers.base import Provider
-from telephony.server.actions import CarrierActions
-from telephony.server.errors import BAD_START, SERVER_ERROR, TIMED_OUT, StreamError
-from telephony.server.media_gap import end_when_media_stops
-from telephony.server.opt_out_guard import opted_out_at_start, watch_call
-from telephony.server.settings import ServerSettings
-from telephony.server.start import StreamStart
-from telephony.server.transport import MediaStreamTransport
-from telephony.server.warmup import load_models
 from voicebot.pipeline.amd_processor import AmdSetup, amd_setup
 from voicebot.pipeline.builder import CallParts, build_call, run_call
 from voicebot.pipeline.parts import call_parts
 from voicebot.records.attach import attach_call
+from voicebot.server.actions import CarrierActions
+from voicebot.server.compliance_gate import refuse_forbidden_stream
+from voicebot.server.errors import BAD_START, SERVER_ERROR, TIMED_OUT, StreamError
+from voicebot.server.media_gap import end_when_media_stops
+from voicebot.server.opt_out_guard import opted_out_at_start, watch_call
+from voicebot.server.settings import ServerSettings
+from voicebot.server.start import StreamStart
+from voicebot.server.transport import MediaStreamTransport
+from voicebot.server.warmup import load_models
 
 STARTED_WAIT_S = 5.0
 IDLE_BACKSTOP_S = 120.0

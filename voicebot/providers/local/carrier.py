@@ -19,7 +19,7 @@ import numpy as np
 import websockets
 from loguru import logger
 
-from telephony.providers.local.wire import FRAME_S, PcmWire, TwilioWire
+from voicebot.providers.local.wire import FRAME_S, PcmWire, TwilioWire
 from voicebot.transports.simulated.debtor import LineTiming, ScriptedDebtor
 
 AUDIBLE = 32           # peak above which received bot audio counts as speech, not padding

@@ -23,9 +23,9 @@ from loguru import logger
 from audio_models.catalogue import load_catalogue
 from dialogue.phone_masking import mask_phone
 from telephony.providers.base import PlacedCall
-from telephony.providers.local.carrier import LocalCallResult, LocalCarrierCall
-from telephony.providers.local.wire import PcmWire, TwilioWire
 from telephony.providers.twilio.signature import twilio_signature
+from voicebot.providers.local.carrier import LocalCallResult, LocalCarrierCall
+from voicebot.providers.local.wire import PcmWire, TwilioWire
 
 NOT_CONNECTED = {"<no-answer>": "no-answer", "<busy>": "busy"}
 DEFAULT_DEBTOR = "yes this is me|<hangup>"

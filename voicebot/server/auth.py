@@ -13,8 +13,8 @@ import hmac
 from starlette.websockets import WebSocket
 
 from telephony.providers.twilio.signature import signature_matches
-from telephony.server.errors import UNAUTHORIZED, StreamError
-from telephony.server.settings import ServerSettings
+from voicebot.server.errors import UNAUTHORIZED, StreamError
+from voicebot.server.settings import ServerSettings
 
 
 def token_ok(candidate: str | None, tokens: list[str]) -> bool:

@@ -17,10 +17,10 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from telephony.server.errors import (
+from voicebot.audio.amd.decision import parse_answered_by
+from voicebot.server.errors import (
     BAD_MEDIA, BAD_MESSAGE, BAD_START, TIMED_OUT, StreamError, check_size, parse_event,
 )
-from voicebot.audio.amd.decision import parse_answered_by
 
 MULAW = "audio/x-mulaw"
 PCM_ENCODINGS = {"pcm_s16le", "s16le", "linear16", "l16"}  # little-endian, as mod_audio_stream sends

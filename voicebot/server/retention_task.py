@@ -19,8 +19,8 @@ from typing import Any
 from fastapi import FastAPI
 from loguru import logger
 
-from telephony.server.settings import ServerSettings
 from voicebot.records.retention import RemovalReport, cutoff_for, purge_records
+from voicebot.server.settings import ServerSettings
 
 FIRST_PURGE_AFTER_S = 60.0
 PURGED_BY = "server:retention"

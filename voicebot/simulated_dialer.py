@@ -1,12 +1,7 @@
 """The demo and test dialer: a real in-process call (voicebot.simulate.Simulation: synthesised
 debtor audio through VAD, ASR, the dialogue engine and TTS) whose debtor is scripted by columns
-of the account row, so a plain CSV describes a whole campaign:
-
-- `sim_answer`: answered | no_answer | busy | failed, or a comma-separated list, one per dial
-  (the last repeats), e.g. `no_answer,answered`.  Default: answered.
-- `sim_debtor`: the debtor's lines, "line|line" as `voicebot simulate --debtor` takes them;
-  `sim_debtor_2`, `sim_debtor_3`... for the 2nd, 3rd answered call (else `sim_debtor` again).
-- `sim_ring_s`: real seconds an unanswered dial rings before giving up (default: the dialer's).
+of the account row (`sim_answer`, `sim_debtor`, `sim_debtor_2`..., `sim_ring_s`: see
+telephony/campaign/scripted_callee.py), so a plain CSV describes a whole campaign.
 """
 
 from __future__ import annotations
@@ -14,30 +9,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from telephony.campaign.dialer import ANSWER_STATUSES, CallAnswer, CallRequest
-
-
-def _column(request: CallRequest, name: str) -> str | None:
-    value = (request.account.model_extra or {}).get(name)
-    return None if value in (None, "") else str(value)
-
-
-def scripted_status(request: CallRequest) -> str:
-    spec = _column(request, "sim_answer") or "answered"
-    options = [s.strip() for s in spec.split(",") if s.strip()]
-    status = options[min(request.attempt, len(options)) - 1]
-    if status not in ANSWER_STATUSES:
-        raise ValueError(f"account {request.account.id}: sim_answer {status!r} is not one of "
-                         f"{', '.join(ANSWER_STATUSES)}")
-    return status
-
-
-def scripted_debtor(request: CallRequest) -> str | None:
-    if request.conversation > 1:
-        later = _column(request, f"sim_debtor_{request.conversation}")
-        if later:
-            return later
-    return _column(request, "sim_debtor")
+from telephony.campaign.dialer import CallAnswer, CallRequest
+from telephony.campaign.scripted_callee import column, scripted_debtor, scripted_status
 
 
 class SimulatedDialer:
@@ -48,7 +21,7 @@ class SimulatedDialer:
     async def place(self, request: CallRequest) -> CallAnswer:
         status = scripted_status(request)
         if status != "answered":
-            ring = _column(request, "sim_ring_s")
+            ring = column(request, "sim_ring_s")
             await asyncio.sleep(float(ring) if ring else self.ring_s)
             return CallAnswer(status)  # type: ignore[arg-type]
         debtor = scripted_debtor(request)

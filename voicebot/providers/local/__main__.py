@@ -1,7 +1,7 @@
 """Place one call on a running media-stream server, playing the carrier and a scripted debtor.
 
     voicebot serve --accounts scripts/accounts/sample_accounts.json --token demo &
-    python -m telephony.providers.local --token demo --account EN-LATE-1 \\
+    python -m voicebot.providers.local --token demo --account EN-LATE-1 \\
         --debtor "yes this is David|let me talk to a real person"
 
 The server writes the call record and recording; this prints what the carrier saw.
@@ -16,7 +16,7 @@ import os
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m telephony.providers.local", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m voicebot.providers.local", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", default="ws://127.0.0.1:8080", help="the server's ws:// base URL")
     parser.add_argument("--account", required=True, help="account id the server holds")
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--answered-by", help="send a carrier verdict (Twilio AnsweredBy), e.g. machine_end_beep")
     args = parser.parse_args()
     os.environ.setdefault("LOGURU_LEVEL", "WARNING")
-    from telephony.providers.local import LocalProvider  # heavy: models
+    from voicebot.providers.local import LocalProvider  # heavy: models
 
     provider = LocalProvider(args.server, token=args.token, twilio_auth_token=args.twilio_auth_token,
                              protocol=args.protocol, sample_rate=args.sample_rate,

@@ -8,7 +8,7 @@
 
 A stream is accepted, authenticated (token or Twilio signature), its start read and checked,
 and only then given a pipeline.  Every refusal is a WebSocket close with a code and a reason
-(telephony.server.errors); nothing one stream does can reach another: each runs in its own
+(voicebot.server.errors); nothing one stream does can reach another: each runs in its own
 task with its own pipeline, and the models they share are read-only.  How many streams may be
 opening at once (in all, and per address) and how many calls may run is `admission`'s to say.
 """
@@ -31,23 +31,23 @@ from dialogue.session import CallSetupError
 from telephony.bus.base import Bus
 from telephony.bus.factory import bus_from_env
 from telephony.providers.base import Provider
-from telephony.providers.local import LocalProvider
-from telephony.server.accounts import AccountBook
-from telephony.server.admission import Admission, Refused
-from telephony.server.auth import authenticate, require_start_token
-from telephony.server.call import StreamCall
-from telephony.server.errors import (
-    BAD_START, SERVER_ERROR, UNAUTHORIZED, UNKNOWN_ACCOUNT, StreamError, clip_reason,
-)
-from telephony.server.opt_out_guard import server_opt_outs
-from telephony.server.pcm_serializer import PcmFrameSerializer
-from telephony.server.readiness import readiness
-from telephony.server.settings import ServerSettings
-from telephony.server.start import PeerGone, StreamStart, read_pcm_start, read_twilio_start
-from telephony.server.twilio_serializer import END_MARK, StrictTwilioSerializer
-from telephony.server.warmup import warm_up
 from voicebot.console.audit import audit
 from voicebot.console.mount import serve_console
+from voicebot.providers.local import LocalProvider
+from voicebot.server.accounts import AccountBook
+from voicebot.server.admission import Admission, Refused
+from voicebot.server.auth import authenticate, require_start_token
+from voicebot.server.call import StreamCall
+from voicebot.server.errors import (
+    BAD_START, SERVER_ERROR, UNAUTHORIZED, UNKNOWN_ACCOUNT, StreamError, clip_reason,
+)
+from voicebot.server.opt_out_guard import server_opt_outs
+from voicebot.server.pcm_serializer import PcmFrameSerializer
+from voicebot.server.readiness import readiness
+from voicebot.server.settings import ServerSettings
+from voicebot.server.start import PeerGone, StreamStart, read_pcm_start, read_twilio_start
+from voicebot.server.twilio_serializer import END_MARK, StrictTwilioSerializer
+from voicebot.server.warmup import warm_up
 
 PCM_AUTH_REQUIRED = "authentication required: a token (?token= or Authorization: Bearer)"
 TWILIO_AUTH_REQUIRED = ("authentication required: X-Twilio-Signature or a token (?token=, "

@@ -21,7 +21,7 @@ from dialogue.session import CallSession
 from telephony.campaign.opt_out_journal import OptOutJournal
 from telephony.campaign.opt_outs import OptOuts, journal_when_heard
 from telephony.campaign.redis_store import RedisStore
-from telephony.server.settings import ServerSettings
+from voicebot.server.settings import ServerSettings
 
 STORE_TIMEOUT_S = 1.0  # per Redis command; the check runs on a thread, but a call start waits for it
 
