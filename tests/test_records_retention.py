@@ -543,3 +543,28 @@ def test_the_server_purges_on_its_own_while_it_serves(records):
     assert len(records.files(recent)) == 3
     (entry,) = records.audit("records_purge")
     assert entry.username == "server:retention"
+
+
+def test_the_servers_purge_also_ages_out_the_campaigns_sms_on_its_redis(records, accounts, redis_url, redis_prefix):
+    """`voicebot serve --opt-out-redis-url` knows the campaigns' Redis: its daily purge takes
+    the SMS past retention there too (numbers and texts), not only the call records."""
+    client = connect(redis_url)
+    store, outbox = RedisSmsStore(client, redis_prefix), RedisStreamOutbox(client, f"{redis_prefix}:sms:outbox")
+    triggers = SmsTriggers(store, outbox, RedisStore(client, redis_prefix), ManualClock(datetime.now(UTC)))
+    recent = _texted(triggers, accounts["EN-MID-1"], days_ago=2)
+    _texted(triggers, accounts["EN-EARLY-1"], days_ago=OLD_DAYS)
+    served = FastAPI()
+    served.state.records, served.state.bus = records.store, InProcessBus()
+    settings = ServerSettings(accounts_file=records.folder / "none.json", tokens=["t"], records_dir=records.folder,
+                              retention_days=365, retention_purge_every_h=24, opt_out_redis_url=redis_url,
+                              opt_out_prefix=redis_prefix)
+    purge_while_serving(served, settings, first_after_s=0)
+    with TestClient(served):
+        for _ in range(200):
+            if records.audit("records_purge"):
+                break
+            time.sleep(0.05)
+    (entry,) = records.audit("records_purge")
+    assert entry.detail["sms_outbox"] == 1 and entry.detail["sms"]["sent"] == 1
+    assert outbox.read() == [recent]
+    assert store.first_reminder("EN-EARLY-1") is None and store.first_reminder("EN-MID-1") is not None

@@ -3,8 +3,9 @@
 A retention period nobody enforces is only a number: a purge left to a cron job that was never
 set up keeps debtors' words and voices for ever.  So `voicebot serve` runs the same purge as
 `voicebot records purge` every `retention_purge_every_h` hours (the first a minute after
-start-up, off the busy start), on its own records store, records folder and live bus: on the
-in-process bus, the only process that can reach its handoff packets is the server itself.
+start-up, off the busy start), on its own records store, records folder and live bus (on the in-process bus, the
+only process that can reach its handoff packets is the server itself), and on the campaigns'
+Redis when it is given one (`opt_out_redis_url`): their SMS store and outbox age out too.
 The purge touches only calls that ended long ago and decided packets, never a call in progress.
 """
 
@@ -19,18 +20,41 @@ from typing import Any
 from fastapi import FastAPI
 from loguru import logger
 
-from voicebot.records.retention import RemovalReport, cutoff_for, purge_records
+from voicebot.records.retention import CampaignData, RemovalReport, cutoff_for, purge_records
 from voicebot.server.settings import ServerSettings
 
 FIRST_PURGE_AFTER_S = 60.0
 PURGED_BY = "server:retention"
 
 
+def _campaign_data(settings: ServerSettings) -> CampaignData | None:
+    """The campaigns' Redis stores when the server is given one (`opt_out_redis_url`): their
+    SMS entries hold numbers and message texts, and age out with the calls. Opened per purge
+    (once a day), so a Redis that is away at start-up is no reason to skip them for ever."""
+    if not settings.opt_out_redis_url:
+        return None
+    from telephony.campaign.backend import open_backend
+    from telephony.sms.outbox import KeptOutbox
+
+    backend = open_backend(settings.opt_out_redis_url, settings.opt_out_prefix, None, None)
+    outboxes = [backend.outbox] if isinstance(backend.outbox, KeptOutbox) else []
+    return CampaignData(backend.store, backend.sms_store, outboxes, backend.where)
+
+
 async def purge_once(app: FastAPI, settings: ServerSettings) -> RemovalReport | None:
-    """One purge with the app's store, folder and bus; logged, and None if it failed."""
+    """One purge with the app's store, folder and bus (and the campaigns' Redis when the
+    server has one); logged, and None if it failed."""
+    from telephony.campaign.store import StoreUnavailable
+
     try:
+        try:
+            campaign = await asyncio.to_thread(_campaign_data, settings)
+        except StoreUnavailable as exc:  # the calls are purged all the same; SMS next time
+            logger.warning(f"retention purge: campaign stores not reached: {exc}")
+            campaign = None
         report = await purge_records(app.state.records, settings.records_dir, app.state.bus,
-                                     cutoff=cutoff_for(settings.retention_days), by=PURGED_BY)
+                                     cutoff=cutoff_for(settings.retention_days), by=PURGED_BY,
+                                     campaign_data=campaign)
     except Exception as exc:  # a purge that fails is tried again next time; calls go on
         logger.error(f"retention purge ({settings.retention_days} days) failed: {type(exc).__name__}: {exc}")
         return None
@@ -42,6 +66,10 @@ async def purge_once(app: FastAPI, settings: ServerSettings) -> RemovalReport | 
         logger.warning(f"retention purge: left {path} in place: {reason}")
     if report.packets_error:
         logger.warning(f"retention purge: handoff packets not checked: {report.packets_error}")
+    if report.sms is not None:
+        logger.info(f"retention purge: SMS entries {counts['sms']}, outbox messages {report.sms_outbox} removed")
+    if report.campaign_error:
+        logger.warning(f"retention purge: campaign stores not swept: {report.campaign_error}")
     return report
 
 
