@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -45,7 +44,8 @@ import websockets  # noqa: E402
 from voicebot.bench.carriers import CarrierPool, prepare_lines  # noqa: E402
 from voicebot.bench.metrics import call_failure, read_records  # noqa: E402
 from voicebot.bench.scenarios import write_accounts  # noqa: E402
-from voicebot.bench.server import BenchServer, free_port  # noqa: E402
+from voicebot.bench.redis_server import RedisProcess  # noqa: E402
+from voicebot.bench.server import BenchServer  # noqa: E402
 
 PHASES = ("quiet", "sockets", "sign_in", "redis", "disk")
 TMPFS_MB = 256
@@ -54,25 +54,6 @@ PASSWORD = "faults-bench-password"
 
 def pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 1) if values else None
-
-
-class RedisServer:
-    """A redis-server of the benchmark's own, to kill and start again."""
-
-    def __init__(self, folder: Path):
-        self.port, self.folder, self.proc = free_port(), folder, None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(self.port),
-                                      "--bind", "127.0.0.1", "--save", "", "--dir", str(self.folder)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
 
 
 def mount_tmpfs(folder: Path) -> bool:
@@ -125,7 +106,7 @@ async def sign_in_flood(port: int, n: int = 200, at_once: int = 40) -> dict:
     return {"attempts": n, "status_codes": statuses}
 
 
-async def redis_outage(redis: RedisServer, down_s: float = 10.0) -> dict:
+async def redis_outage(redis: RedisProcess, down_s: float = 10.0) -> dict:
     redis.kill()
     await asyncio.sleep(down_s)
     await asyncio.to_thread(redis.start)
@@ -183,7 +164,7 @@ def stored_turns(db_path: Path) -> dict[str, int]:
     return out
 
 
-async def run_phase(name: str, server: BenchServer, lines, args, redis: RedisServer, records: Path) -> dict:
+async def run_phase(name: str, server: BenchServer, lines, args, redis: RedisProcess, records: Path) -> dict:
     port = server.processes[0].port
     faults = {"quiet": None, "sockets": lambda: idle_sockets(port), "sign_in": lambda: sign_in_flood(port),
               "redis": lambda: redis_outage(redis), "disk": lambda: disk_full(records)}
@@ -227,7 +208,7 @@ async def main(args) -> list[dict]:
     phases = [p for p in args.phases.split(",") if p != "disk" or tmpfs]
     if not tmpfs:
         print("no tmpfs (not root?): the disk phase is skipped", file=sys.stderr)
-    redis = RedisServer(out)
+    redis = RedisProcess(out, persistent=False)
     redis.start()
     from voicebot.console.auth import add_user
     from voicebot.records.store import RecordStore

@@ -92,11 +92,11 @@ def module_redis_prefix(redis_url):
 
 @pytest.fixture
 def redis_server(tmp_path):
-    """A redis-server of this test's own (tests/redis_process.py), which it may stop, kill or
+    """A redis-server of this test's own (voicebot/bench/redis_server.py), which it may stop, kill or
     freeze; thawed and stopped afterwards."""
     import signal
 
-    from redis_process import RedisProcess
+    from voicebot.bench.redis_server import RedisProcess
 
     server = RedisProcess(tmp_path / "redis")
     server.folder.mkdir()

@@ -1,7 +1,7 @@
 """A stalled Redis never freezes a campaign worker (issue 19: the campaign store was a
 synchronous Redis client without timeouts inside the async worker).
 
-A real redis-server of the test's own (tests/redis_process.py) is frozen with SIGSTOP: the
+A real redis-server of the test's own (voicebot/bench/redis_server.py) is frozen with SIGSTOP: the
 kernel still accepts connections and takes commands, and nothing ever answers, the worst case
 for a client.  It is thawed with SIGCONT in a `finally`, and by a watchdog thread after
 WATCHDOG_S, so code without timeouts (the old store) fails these assertions instead of hanging
@@ -25,7 +25,7 @@ from datetime import datetime
 import pytest
 from loguru import logger
 
-from redis_process import RedisProcess, frozen
+from voicebot.bench.redis_server import RedisProcess, frozen
 from telephony.campaign import (CampaignConfig, CampaignWorker, ManualClock, RedisStore, StoreUnavailable,
                                 connect)
 from telephony.campaign.dialer import CallAnswer, CallRequest, prepared_answer

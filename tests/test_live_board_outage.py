@@ -9,7 +9,7 @@ import signal
 import time
 
 from conftest import CALL_DATE
-from redis_process import RedisProcess
+from voicebot.bench.redis_server import RedisProcess
 from telephony.bus.live import CallFeed
 from telephony.bus.redis_bus import RedisBus
 from voicebot.console import live

@@ -3,7 +3,7 @@
 Issue 19, item 1: when Redis dropped during a campaign call, the "stop calling me" went only
 through the store's `finish`, whose error vanished; after Redis came back the account was due
 and claimed again, and the media-stream server never checked opt-outs at all.  Each test here
-uses a real redis-server of its own (tests/redis_process.py) that it SIGKILLs and restarts,
+uses a real redis-server of its own (voicebot/bench/redis_server.py) that it SIGKILLs and restarts,
 real files for the opt-out journal, and the real server on a real socket.  Only the audio call
 is stood in for where it adds nothing (PreparedDialer-style answers); the server test that
 hears the opt-out runs a real audio call through the local carrier.
@@ -29,7 +29,7 @@ from loguru import logger
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
 from media_server import free_port, serving
-from redis_process import RedisProcess
+from voicebot.bench.redis_server import RedisProcess
 from telephony.campaign import CampaignConfig, CampaignWorker, ManualClock, PreparedDialer, RedisStore, connect
 from telephony.campaign.dialer import CallAnswer, CallRequest, prepared_answer
 from telephony.campaign.opt_out_journal import OptOutJournal

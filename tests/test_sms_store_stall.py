@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pytest
 
-from redis_process import RedisProcess, frozen
+from voicebot.bench.redis_server import RedisProcess, frozen
 from telephony.campaign import InMemoryStore, ManualClock, StoreUnavailable, connect
 from telephony.sms import AFTER_CALL, RedisSmsStore, RedisStreamOutbox, SmsTriggers
 

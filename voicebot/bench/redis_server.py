@@ -1,9 +1,11 @@
-"""A private redis-server a test can kill (SIGKILL), freeze (SIGSTOP) and start again on the same port.
+"""A private redis-server that a test or a benchmark can kill (SIGKILL), freeze (SIGSTOP) and
+start again on the same port: the one way both put Redis faults on the engine.
 
-It keeps its data in an append-only file fsync'd on every write, as a production Redis with
-persistence would, so what a worker wrote before the crash is there after the restart, and
-what it failed to write is not.  The `redis_url` fixture's shared server cannot be killed
-without breaking every other test, hence this one per test.
+By default it keeps its data in an append-only file fsync'd on every write, as a production
+Redis with persistence would, so what a worker wrote before the crash is there after the
+restart, and what it failed to write is not (`persistent=False`: a cache-only Redis, empty
+after a restart).  The tests' shared `redis_url` server cannot be killed without breaking every
+other test, hence this one per test.
 """
 
 from __future__ import annotations
@@ -19,23 +21,24 @@ from pathlib import Path
 
 import redis
 
-from media_server import free_port
+from voicebot.bench.server import free_port
 
 
 class RedisProcess:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, persistent: bool = True):
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed: run ./setup.sh (it installs it with apt)")
         self.binary, self.folder, self.port = binary, folder, free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
+        self.persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else []
 
     def start(self) -> None:
         """Start (or restart) the server and wait until it answers, its data loaded."""
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.folder)],
+             *self.persistence, "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 20
