@@ -23,8 +23,8 @@ import pytest
 
 from dialogue.script.checks import check_locale
 from dialogue.script.loader import read_locale
-from dialogue.script.problems import Problem
-from dialogue.script.yaml_source import load_yaml
+from dialogue.problems import Problem
+from dialogue.yaml_source import load_yaml
 from voicebot.cli.scripts_cmd import validate_paths
 
 REPO = Path(__file__).resolve().parents[1]

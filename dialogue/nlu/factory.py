@@ -6,13 +6,13 @@ import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Protocol
 
 from dialogue.nlu.classifier import BuiltinNlu
 from dialogue.nlu.decision import DecisionSettings
 from dialogue.nlu.rasa_format import load_nlu_files
 from dialogue.nlu.rasa_http import FallbackNlu, RasaHttpNlu
 from dialogue.nlu.result import NluBackend
-from dialogue.script.loader import LocaleScripts
 
 
 @lru_cache(maxsize=16)
@@ -31,7 +31,21 @@ def builtin_for(paths: Path | Sequence[Path], locale: str, threshold: float,
                     protected_floor, embedding_weight)
 
 
-def build_nlu(scripts: LocaleScripts) -> NluBackend:
+class ScriptsWithNlu(Protocol):
+    """What `build_nlu` reads of a locale's scripts (`dialogue.script.loader.LocaleScripts`),
+    named here so that `nlu` does not import `script`: the script validator imports the NLU
+    data format, and the arrow between the two must point one way."""
+
+    locale: str
+
+    @property
+    def nlu_paths(self) -> tuple[Path, ...]: ...
+
+    @property
+    def strategy(self) -> Any: ...
+
+
+def build_nlu(scripts: ScriptsWithNlu) -> NluBackend:
     """The strategy's backend; `VOICEBOT_RASA_URL` switches any locale to a Rasa server."""
     cfg = scripts.strategy.nlu
     builtin = builtin_for(scripts.nlu_paths, scripts.locale, cfg.confidence_threshold,

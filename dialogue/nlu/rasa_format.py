@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from dialogue.script.yaml_source import compose
+from dialogue.yaml_source import compose
 
 _ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<name>[^)]+)\)|(?P<json>\{[^}]*\}))")
 

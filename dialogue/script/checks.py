@@ -13,7 +13,7 @@ from dialogue.script.checks_strategy import check_dtmf, check_nlu_data, check_st
 from dialogue.script.checks_text import check_locale_texts
 from dialogue.script.checks_voicemail import check_voicemails
 from dialogue.script.loader import LocaleScripts, read_locale
-from dialogue.script.problems import Problem, ScriptError
+from dialogue.problems import Problem, ScriptError
 
 
 def check_locale(scripts: LocaleScripts, today: date | None = None) -> list[Problem]:

@@ -16,8 +16,8 @@ from dialogue.compliance.profile import JurisdictionProfile, ProfileError, load_
 from dialogue.script.graph import reachable, unverified_hits
 from dialogue.script.loader import STRATEGY_FILE, LocaleScripts
 from dialogue.script.models import StageScript
-from dialogue.script.problems import Problem
-from dialogue.script.yaml_source import YamlDoc
+from dialogue.problems import Problem
+from dialogue.yaml_source import YamlDoc
 
 DEBT_NOTICE = "debt_collection_notice"
 RECORDING_NOTICE = "recording_notice"

@@ -9,8 +9,8 @@ from dialogue.intents import INTENT_SET, PROTECTED_INTENTS
 from dialogue.script.disclosure import node_reveals
 from dialogue.script.graph import edges, is_waiting, reachable, unhandled_intents, unverified_hits
 from dialogue.script.models import PROMISE_OUTCOMES, RESUME, StageScript
-from dialogue.script.problems import Problem
-from dialogue.script.yaml_source import YamlDoc
+from dialogue.problems import Problem
+from dialogue.yaml_source import YamlDoc
 
 
 def _suggest(name: str, options: list[str]) -> str:

@@ -14,8 +14,8 @@ from datetime import date
 from dialogue.compliance.profile import ProfileError, load_profile, profile_path
 from dialogue.script.checks_compliance import profiles_folder
 from dialogue.script.loader import LocaleScripts
-from dialogue.script.problems import Problem
-from dialogue.script.yaml_source import load_yaml
+from dialogue.problems import Problem
+from dialogue.yaml_source import load_yaml
 
 RUNWAY_MONTHS = 12
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from dialogue.intents import INTENT_SET, INTENTS
 from dialogue.nlu.rasa_format import NluDataError, load_nlu_file
 from dialogue.script.loader import LocaleScripts, display_path
-from dialogue.script.problems import Problem
+from dialogue.problems import Problem
 from dialogue.script.templates import variables_in
 from dialogue.variables import SLOTS
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 from dialogue.script.loader import LocaleScripts
 from dialogue.script.models import LintRules, StageScript
-from dialogue.script.problems import Problem
+from dialogue.problems import Problem
 from dialogue.script.templates import syntax_errors, variables_in
-from dialogue.script.yaml_source import PathKey, YamlDoc
+from dialogue.yaml_source import PathKey, YamlDoc
 from dialogue.variables import CONSTANTS, SLOTS, VARIABLES
 
 

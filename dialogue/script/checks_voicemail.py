@@ -13,7 +13,7 @@ from __future__ import annotations
 from dialogue.script.checks_text import check_text
 from dialogue.script.disclosure import _term_pattern
 from dialogue.script.loader import LocaleScripts
-from dialogue.script.problems import Problem
+from dialogue.problems import Problem
 from dialogue.script.templates import PLACEHOLDER
 from dialogue.variables import SENSITIVE, SLOTS
 

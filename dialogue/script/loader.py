@@ -17,8 +17,8 @@ from pydantic import BaseModel, ValidationError
 from dialogue.script.models import (
     SCHEMA_MODELS, LintRules, Responses, SmsTemplates, StageEntry, StageScript, Strategy,
 )
-from dialogue.script.problems import Problem
-from dialogue.script.yaml_source import YamlDoc, load_yaml
+from dialogue.problems import Problem
+from dialogue.yaml_source import YamlDoc, load_yaml
 
 STRATEGY_FILE = "strategy.yaml"
 def _field_names() -> list[str]:

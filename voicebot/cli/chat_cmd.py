@@ -16,7 +16,7 @@ from rich.console import Console
 
 from dialogue.accounts import AccountError, load_account
 from dialogue.engine import engine_for
-from dialogue.script.problems import ScriptError
+from dialogue.problems import ScriptError
 from dialogue.session import CallSession, CallSetupError, TurnRecord
 from voicebot.cli.turn_view import show_turn
 

@@ -26,7 +26,7 @@ from dialogue.nlu.retrain import LOCKED_DIR, locked_set
 from dialogue.paths import locale_dir
 from dialogue.script.checks import load_locale
 from dialogue.script.loader import LocaleScripts
-from dialogue.script.problems import ScriptError
+from dialogue.problems import ScriptError
 
 nlu_app = typer.Typer(no_args_is_help=True, help="Intent classifier tools.")
 

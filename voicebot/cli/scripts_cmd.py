@@ -11,7 +11,7 @@ import typer
 from dialogue.paths import scripts_root
 from dialogue.script.checks import check_locale
 from dialogue.script.loader import STRATEGY_FILE, LocaleScripts, read_locale
-from dialogue.script.problems import Problem
+from dialogue.problems import Problem
 from dialogue.script.schema import stale_schemas, write_schemas
 
 scripts_app = typer.Typer(no_args_is_help=True, help="Validate and publish dialogue scripts.")

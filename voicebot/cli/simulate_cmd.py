@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from dialogue.accounts import AccountError, load_account
-from dialogue.script.problems import ScriptError
+from dialogue.problems import ScriptError
 from dialogue.session import CallSetupError, TurnRecord
 from voicebot.cli.turn_view import show_turn
 

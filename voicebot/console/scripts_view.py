@@ -10,7 +10,7 @@ from dialogue.intents import PROTECTED_INTENTS
 from dialogue.paths import scripts_root
 from dialogue.script.graph import edges, reachable, roots
 from dialogue.script.loader import STRATEGY_FILE, read_locale
-from dialogue.script.problems import Problem
+from dialogue.problems import Problem
 
 
 @dataclass

@@ -15,7 +15,7 @@ import re
 
 import yaml
 
-from dialogue.script.problems import Problem
+from dialogue.problems import Problem
 
 PathKey = tuple[str | int, ...]
 
