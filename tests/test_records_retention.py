@@ -30,7 +30,8 @@ from conftest import CALL_DATE
 from media_server import free_port
 from dialogue.compliance.rules import may_call
 from telephony.bus import InProcessBus, RedisBus
-from telephony.campaign import CampaignWorker, ManualClock, PreparedDialer, connect, open_backend
+from telephony.backend import open_backend
+from telephony.campaign import CampaignWorker, ManualClock, PreparedDialer, connect
 from telephony.campaign.opt_out_journal import JOURNAL_NAME, OptOutJournal
 from telephony.campaign.redis_store import RedisStore
 from telephony.handoff import HandoffQueue, PacketState, build_packet, find_transfer

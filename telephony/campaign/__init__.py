@@ -5,13 +5,12 @@ simulated call is voicebot/simulated_dialer.py; `voicebot campaign` is the CLI.
 Public API:
     CampaignConfig, CampaignWorker, RunResult, CampaignListener
     Dialer, CallRequest, CallAnswer, PreparedDialer
-    CampaignStore, StoreUnavailable, InMemoryStore, RedisStore, open_backend, connect
+    CampaignStore, StoreUnavailable, InMemoryStore, RedisStore, connect (open_backend: telephony.backend)
     AccountState, CallRecord, Lease
     Clock, SystemClock, ShiftedClock, ManualClock
     LocalWindow, contact_gate, after_call
 """
 
-from telephony.campaign.backend import CampaignBackend, open_backend
 from telephony.campaign.clock import Clock, ManualClock, ShiftedClock, SystemClock, parse_instant
 from telephony.campaign.config import CampaignConfig, parse_duration
 from telephony.campaign.dialer import CallAnswer, CallRequest, Dialer, PreparedDialer
@@ -25,9 +24,9 @@ from telephony.campaign.windows import LocalWindow
 from telephony.campaign.worker import CampaignListener, CampaignWorker, RunResult
 
 __all__ = [
-    "AccountState", "CallAnswer", "CallRecord", "CallRequest", "CampaignBackend", "CampaignConfig",
+    "AccountState", "CallAnswer", "CallRecord", "CallRequest", "CampaignConfig",
     "CampaignListener", "CampaignStore", "CampaignWorker", "Clock", "Dialer", "InMemoryStore", "Lease",
     "LocalWindow", "ManualClock", "PreparedDialer", "RedisStore", "RunResult", "ShiftedClock",
-    "StoreUnavailable", "SystemClock", "after_call", "connect", "contact_gate", "open_backend",
+    "StoreUnavailable", "SystemClock", "after_call", "connect", "contact_gate",
     "parse_duration", "parse_instant",
 ]

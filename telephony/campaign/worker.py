@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from loguru import logger
 
@@ -46,8 +46,18 @@ from telephony.campaign.state import AccountState, CallRecord, Lease
 from telephony.campaign.store import CampaignStore
 from telephony.compliance_gate import AuditLog, blocked_entry
 
-if TYPE_CHECKING:  # the SMS package builds on this one; no import at run time
-    from telephony.sms.triggers import SmsTriggers
+
+
+class AfterCallTexts(Protocol):
+    """The SMS side a worker drives (`telephony.sms.triggers.SmsTriggers`): texts planned after
+    each answered call, sent when due. A protocol, so that the campaign does not import the SMS
+    package, which builds on the campaign's clock and stores."""
+
+    def after_call(self, account: Any, summary: dict[str, Any], at: datetime | None = None) -> Any: ...
+
+    def next_due(self) -> datetime | None: ...
+
+    def send_due(self, now: datetime | None = None) -> Any: ...
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -94,7 +104,7 @@ class RunResult:
 class CampaignWorker:
     def __init__(self, store: CampaignStore, dialer: Dialer, campaign: str, *,
                  config: CampaignConfig | None = None, clock: Clock | None = None,
-                 worker_id: str | None = None, sms: SmsTriggers | None = None,
+                 worker_id: str | None = None, sms: AfterCallTexts | None = None,
                  listener: CampaignListener | None = None, scripts_for: ScriptsFor = engine_scripts,
                  audit: AuditLog | None = None, opt_outs: OptOuts | None = None):
         """`opt_outs`: where opt-outs are recorded and asked, journal first (the CLI always

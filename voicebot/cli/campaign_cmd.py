@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from dialogue.accounts import AccountError, load_accounts
-from telephony.campaign.backend import DEFAULT_STATE_FILE, CampaignBackend, open_backend
+from telephony.backend import DEFAULT_STATE_FILE, CampaignBackend, open_backend
 from telephony.campaign.clock import Clock, ManualClock, ShiftedClock, SystemClock, parse_instant
 from telephony.campaign.config import CampaignConfig
 from telephony.campaign.opt_out_journal import ENV_JOURNAL, OptOutJournal, journal_path

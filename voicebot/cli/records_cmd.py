@@ -70,7 +70,7 @@ def _campaign_data(records: Path, redis: str | None, prefix: str, state: Path | 
                    outbox: Path | None) -> "CampaignData":
     """The campaigns' stores and SMS outboxes: on Redis its outbox stream, and the outbox file
     a run with --outbox may have written; without Redis the state file and the outbox file."""
-    from telephony.campaign.backend import open_backend
+    from telephony.backend import open_backend
     from telephony.campaign.store import StoreUnavailable
     from telephony.sms.outbox import FileOutbox, KeptOutbox
     from voicebot.records.retention import CampaignData

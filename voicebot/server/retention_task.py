@@ -33,7 +33,7 @@ def _campaign_data(settings: ServerSettings) -> CampaignData | None:
     (once a day), so a Redis that is away at start-up is no reason to skip them for ever."""
     if not settings.opt_out_redis_url:
         return None
-    from telephony.campaign.backend import open_backend
+    from telephony.backend import open_backend
     from telephony.sms.outbox import KeptOutbox
 
     backend = open_backend(settings.opt_out_redis_url, settings.opt_out_prefix, None, None)

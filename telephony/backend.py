@@ -1,5 +1,7 @@
-"""Opens the campaign's shared state: on Redis when a URL is given (many workers), else in
-memory, saved to a JSON file between runs so opt-outs and progress are not forgotten."""
+"""Opens the campaigns' shared state, the campaign store with the SMS store and outbox beside it:
+on Redis when a URL is given (many workers), else in memory, saved to a JSON file between runs
+so opt-outs and progress are not forgotten.  It sits above both packages (the SMS rules build
+on the campaign's clock and stores; the campaign never imports the SMS package)."""
 
 from __future__ import annotations
 
