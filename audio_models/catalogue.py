@@ -8,6 +8,7 @@ inside Piper or Vosk.
 
 from __future__ import annotations
 
+import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -20,9 +21,12 @@ from audio_models.sources import ModelNotFoundError, ModelSource
 
 CATALOGUE_FILE = Path(__file__).with_name("voices.yaml")
 _ID = r"^[a-z]{2,3}-[a-z0-9-]+$"
+#: Recogniser ids, comma-separated, each replacing its locale's default (e.g. `zh-vosk`).
+RECOGNIZER_ENV = "VOICEBOT_RECOGNIZER"
 
 __all__ = [
-    "Catalogue", "EspeakVoiceSpec", "ModelNotFoundError", "PiperVoiceSpec", "RecognizerSpec",
+    "RECOGNIZER_ENV", "Catalogue", "EspeakVoiceSpec", "ModelNotFoundError", "PiperVoiceSpec",
+    "RecognizerSpec",
     "UnknownModelError", "VoiceSpec", "load_catalogue", "recognizer", "recognizer_for",
     "voice", "voices_for",
 ]
@@ -96,8 +100,12 @@ class RecognizerSpec(_Entry):
     engine: Literal["whisper", "vosk"]
     model: ModelSource
     default: bool = Field(False, description="the locale's recogniser for recognizer_for()")
-    language: str | None = Field(None, description="language passed to Whisper")
+    language: str | None = Field(None, description="language Whisper transcribes (default en)")
     compute_type: str = Field("int8", description="CTranslate2 compute type (Whisper)")
+    hints: bool = Field(True, description="Whisper: a call's hint words (names, lender, the "
+                                          "strategy's asr_hints) go to the decoder as hotwords")
+    convert: str | None = Field(None, description="Whisper: OpenCC conversion of the text, "
+                                                  "e.g. t2s (traditional to simplified)")
     sample_rate: int = 16000
 
 
@@ -157,14 +165,20 @@ class Catalogue(BaseModel):
         known = ", ".join(r.id for r in self.recognizers)
         raise UnknownModelError(f"unknown recogniser {recognizer_id!r}; known: {known}")
 
-    def recognizer_for(self, locale: str) -> RecognizerSpec:
-        """The locale's default recogniser, else its first one."""
+    def recognizer_for(self, locale: str, choice: str | None = None) -> RecognizerSpec:
+        """The locale's recogniser: the one of its locale among `choice` (comma-separated ids;
+        default `$VOICEBOT_RECOGNIZER`), else its default one, else its first one."""
         mine = [r for r in self.recognizers if r.locale == _language(locale)]
         if not mine:
             known = sorted({r.locale for r in self.recognizers})
             raise UnknownModelError(
                 f"no recogniser for locale {locale!r}; locales with one: {known}"
             )
+        chosen = choice if choice is not None else os.environ.get(RECOGNIZER_ENV, "")
+        for wanted in filter(None, (c.strip() for c in chosen.split(","))):
+            spec = self.recognizer(wanted)  # an unknown id fails, listing the known ones
+            if spec.locale == mine[0].locale:
+                return spec
         return next((r for r in mine if r.default), mine[0])
 
     def model_owner(self, voice_id: str) -> PiperVoiceSpec:
@@ -215,5 +229,5 @@ def recognizer(recognizer_id: str) -> RecognizerSpec:
     return load_catalogue().recognizer(recognizer_id)
 
 
-def recognizer_for(locale: str) -> RecognizerSpec:
-    return load_catalogue().recognizer_for(locale)
+def recognizer_for(locale: str, choice: str | None = None) -> RecognizerSpec:
+    return load_catalogue().recognizer_for(locale, choice)

@@ -1,9 +1,11 @@
 """Where a model's files come from, and an error that says how to get them when they are missing.
 
 Models ship inside pip packages (Piper joe, Whisper tiny.en, Vosk Korean), so the usual source is a
-package plus a function or a path inside it. A user with their own model sets an environment
-variable instead. Resolution never downloads: Vosk's own download is a separate, opt-in step in
-`loader.vosk_model`, because a live call must not wait on the network.
+package plus a function or a path inside it; a model too big for one package ships in several and
+is put together in the cache on first use (`assemble`, see `audio_models.assembled`). A user with
+their own model sets an environment variable instead. Resolution never downloads: Vosk's own
+download is a separate, opt-in step in `loader.vosk_model`, because a live call must not wait on
+the network.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from audio_models.assembled import AssembledModel, ModelAssemblyError
+
 # Where `vosk.Model(lang=...)` looks before it downloads (vosk/__init__.py MODEL_DIRS).
 VOSK_CACHE_DIRS = (Path("/usr/share/vosk"), Path.home() / ".cache" / "vosk")
 
@@ -25,7 +29,7 @@ class ModelNotFoundError(FileNotFoundError):
 
 
 class ModelSource(BaseModel):
-    """One model's origin. Sources are tried in order: env, path, package, vosk_lang."""
+    """One model's origin. Sources are tried in order: env, path, package, assemble, vosk_lang."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -35,12 +39,14 @@ class ModelSource(BaseModel):
     entry: str | None = Field(None, description="function in `package` that returns the path")
     resource: str | None = Field(None, description="path inside the package folder")
     install: str | None = Field(None, description="what to pip-install when `package` is missing")
+    assemble: AssembledModel | None = Field(
+        None, description="files of several packages, put together in the cache on first use")
     vosk_lang: str | None = Field(None, description="Vosk language code (Vosk's model cache)")
 
     @model_validator(mode="after")
     def _one_way_in(self) -> ModelSource:
-        if not (self.env or self.path or self.package or self.vosk_lang):
-            raise ValueError("a model needs at least one of env, path, package, vosk_lang")
+        if not (self.env or self.path or self.package or self.assemble or self.vosk_lang):
+            raise ValueError("a model needs at least one of env, path, package, assemble, vosk_lang")
         if self.package and bool(self.entry) == bool(self.resource):
             raise ValueError("a package source needs exactly one of entry, resource")
         if (self.entry or self.resource) and not self.package:
@@ -76,6 +82,14 @@ class ModelSource(BaseModel):
             hints.append(
                 f"pip install {what}" if path is None else f"reinstall {what} ({path} is missing)"
             )
+        if self.assemble:
+            if missing := self.assemble.missing():
+                hints.append("pip install " + " ".join(missing))
+            else:
+                try:
+                    return self.assemble.assemble()
+                except ModelAssemblyError as exc:
+                    raise ModelNotFoundError(f"model for {owner!r}: {exc}") from exc
         if self.vosk_lang:
             for folder in VOSK_CACHE_DIRS:
                 found = _find_vosk_model(folder, self.vosk_lang)

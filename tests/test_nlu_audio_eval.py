@@ -166,16 +166,14 @@ def test_unknown_voice_is_refused_with_the_known_ones(tiny_file, classifier, str
 
 
 def test_a_locale_without_a_recogniser_says_what_is_missing(tiny_file, classifier, tmp_path, monkeypatch):
-    """zh needs a Vosk Chinese model, which nothing installs offline: the run must stop before
-    any audio with the catalogue's message (set VOSK_MODEL_PATH ...)."""
-    from audio_models.catalogue import ModelNotFoundError, load_catalogue
+    """zh picked to use Vosk (VOICEBOT_RECOGNIZER=zh-vosk) with no Vosk Chinese model, which
+    nothing installs offline: the run must stop before any audio with the catalogue's message
+    (set VOSK_MODEL_PATH ...)."""
+    from audio_models.catalogue import RECOGNIZER_ENV, ModelNotFoundError
 
+    monkeypatch.setenv(RECOGNIZER_ENV, "zh-vosk")
     monkeypatch.delenv("VOSK_MODEL_PATH", raising=False)
-    try:
-        load_catalogue().model_path("zh-vosk")
-        pytest.skip("a Vosk Chinese model is installed here")
-    except ModelNotFoundError:
-        pass
+    monkeypatch.setattr("audio_models.sources.VOSK_CACHE_DIRS", (tmp_path / "no-vosk",))
     examples = load_nlu_file(tiny_file).examples
     with pytest.raises(ModelNotFoundError, match="VOSK_MODEL_PATH"):
         asyncio.run(run_audio_eval(examples, classifier, "zh", ["zh-xiaoyu"], [], TODAY,

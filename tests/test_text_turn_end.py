@@ -75,9 +75,11 @@ def ears():
 def test_the_text_setting():
     vad = text_end()
     assert vad._analyzer.params.stop_secs == listening.TURN_MAX_SILENCE_SECS
-    # The Chinese recogniser (Vosk) does not decode at pauses: its turns end on silence alone.
-    zh = listening.call_turn_end(RATE, "webrtc", "text", "zh")
-    assert type(zh) is PauseVADProcessor and zh._analyzer.params.stop_secs == listening.VAD_STOP_SECS
+    # A Vosk recogniser (Korean; Chinese when VOICEBOT_RECOGNIZER picks zh-vosk) does not decode
+    # at pauses: its turns end on silence alone. Chinese on Whisper base ends turns on its words.
+    ko = listening.call_turn_end(RATE, "webrtc", "text", "ko")
+    assert type(ko) is PauseVADProcessor and ko._analyzer.params.stop_secs == listening.VAD_STOP_SECS
+    assert type(listening.call_turn_end(RATE, "webrtc", "text", "zh")) is TextTurnVADProcessor
     with pytest.raises(ValueError, match="probable_secs"):
         TextTurnVADProcessor(vad_analyzer=listening.call_vad(RATE), probable_secs=5.0)
 

