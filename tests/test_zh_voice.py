@@ -148,3 +148,17 @@ def test_a_zh_call_by_voice_ends_with_a_promise(accounts, tmp_path):
     assert summary["details"]["promise_date"] == "2026-12-04"
     assert any(a["kind"] == "sms" for t in summary["turns"] for a in t["actions"])
     assert os.path.isfile(summary["recording"])
+
+
+@pytest.mark.parametrize("heard, kept", [
+    ("我明天还我明天还我明", "我明天还"),          # a capped decode that started the line over
+    ("键键键键键键键键", "键键"),                  # Whisper base looping on one character
+    ("下周五我还两千块", "下周五我还两千块"),      # a plain line is left alone
+    ("Stop calling me! Stop calling me! Stop", "Stop calling me!"),  # English as before
+    ("I can pay on Friday", "I can pay on Friday"),
+])
+def test_a_restarted_or_looping_decode_is_cut_in_chinese_as_in_english(heard, kept):
+    """Chinese has no spaces: the restart trimming counts characters there, not words."""
+    from voicebot.services.whisper.decode import trim_restart
+
+    assert trim_restart(heard) == kept

@@ -177,13 +177,19 @@ def _norm(word: str) -> str:
     return re.sub(r"[^\w']", "", word.lower())
 
 
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_UNITS = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+")
+
+
 def trim_restart(text: str, min_words: int = 2) -> str:
     """Cut a capped decode that started the sentence over.
 
     "Stop calling me! Stop calling me! Stop" becomes "Stop calling me!": the shortest
     prefix of at least ``min_words`` words such that everything after it repeats it.
+    Chinese has no spaces, so there each character counts as a word: "我明天还我明天还我明"
+    becomes "我明天还", and Whisper base's loops ("键键键键键键") shrink to two characters.
     """
-    spans = list(re.finditer(r"\S+", text))
+    spans = list((_UNITS if _HAN.search(text) else re.compile(r"\S+")).finditer(text))
     words = [_norm(m.group()) for m in spans]
     n = len(words)
     for period in range(min_words, n - min_words + 1):
