@@ -8,6 +8,7 @@ from voicebot.cli.bench_cmd import bench
 from voicebot.cli.campaign_cmd import campaign_app
 from voicebot.cli.chat_cmd import chat
 from voicebot.cli.compliance_cmd import compliance_app
+from voicebot.cli.logging_setup import LogFormat, configure_logging
 from voicebot.cli.nlu_cmd import nlu_app
 from voicebot.cli import nlu_train_cmd  # noqa: F401  (registers nlu train / augment)
 from voicebot.cli.records_cmd import records_app
@@ -18,6 +19,18 @@ from voicebot.cli.users_cmd import users_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Conversational voice bot engine for debt-collection calls.")
+
+
+@app.callback()
+def _logging(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logs (pipecat's frame plumbing too)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="warnings and errors only"),
+    log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="json: one JSON object per line"),
+) -> None:
+    """Conversational voice bot engine for debt-collection calls."""
+    configure_logging(verbose, quiet, log_format)
+
+
 app.add_typer(scripts_app, name="scripts")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(campaign_app, name="campaign")

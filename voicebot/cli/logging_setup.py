@@ -1,0 +1,39 @@
+"""The log of every `voicebot` command, set once in the CLI's callback.
+
+Why here: pipecat logs each processor's start and every frame link at DEBUG, which buried a
+simulated call's twelve lines of transcript under a hundred lines of plumbing; a server needs
+machine-readable lines for its log collector. So: INFO by default (`LOGURU_LEVEL` when set, as
+the benchmark's servers set it), `-v` for DEBUG, `-q` for warnings only, and `--log-format json`
+for one JSON object per line (loguru's `serialize`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+
+from loguru import logger
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def log_level(verbose: bool, quiet: bool, env: dict[str, str] | None = None) -> str:
+    """-v wins over -q; without either, `LOGURU_LEVEL`, else INFO."""
+    if verbose:
+        return "DEBUG"
+    if quiet:
+        return "WARNING"
+    return (env if env is not None else os.environ).get("LOGURU_LEVEL") or "INFO"
+
+
+def configure_logging(verbose: bool = False, quiet: bool = False,
+                      log_format: LogFormat = LogFormat.text) -> str:
+    """Replace loguru's default sink (stderr, DEBUG) with the chosen level and format."""
+    level = log_level(verbose, quiet)
+    logger.remove()
+    logger.add(sys.stderr, level=level, serialize=LogFormat(log_format) is LogFormat.json)
+    return level
