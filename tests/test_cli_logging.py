@@ -15,7 +15,8 @@ from voicebot.cli.logging_setup import log_level
 VOICEBOT = REPO_ROOT / ".venv" / "bin" / "voicebot"
 EMIT = ("import sys; from loguru import logger; from voicebot.cli.logging_setup import configure_logging;"
         "configure_logging(sys.argv[1] == 'v', sys.argv[2] == 'q', sys.argv[3]);"
-        "logger.debug('d-line'); logger.info('i-line'); logger.warning('w-line')")
+        "logger.debug('d-line'); logger.info('i-line'); logger.warning('w-line');"
+        "ctx = logger.contextualize(call_id='c0ffee12'); ctx.__enter__(); logger.warning('in-call')")
 
 
 def _emit(verbose: bool, quiet: bool, fmt: str = "text", env: dict | None = None) -> str:
@@ -38,8 +39,14 @@ def test_the_level_follows_the_flags(verbose, quiet, seen):
 
 def test_json_lines_parse_and_carry_the_level():
     lines = [json.loads(line) for line in _emit(False, False, "json", env={"PATH": "/usr/bin:/bin"}).splitlines()]
-    assert [(r["record"]["level"]["name"], r["record"]["message"]) for r in lines] == [
-        ("INFO", "i-line"), ("WARNING", "w-line")]
+    assert [(r["record"]["level"]["name"], r["record"]["message"], r["record"]["extra"]["call_id"])
+            for r in lines] == [("INFO", "i-line", ""), ("WARNING", "w-line", ""), ("WARNING", "in-call", "c0ffee12")]
+
+
+def test_a_calls_lines_carry_its_id_in_text_too():
+    out = _emit(False, False, env={"PATH": "/usr/bin:/bin"}).splitlines()
+    (inside,) = [line for line in out if "in-call" in line]
+    assert "| c0ffee12" in inside and all("c0ffee12" not in line for line in out if "in-call" not in line)
 
 
 def test_loguru_level_in_the_environment_is_the_default():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import websockets
+from loguru import logger
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
 from media_server import calls_at_once, free_port, outcome, record_of, serving, summaries
@@ -45,8 +46,14 @@ def server(tmp_path_factory):
                               handoff_timeout_s=0)
     ended: list[dict] = []
     app = create_app(settings, provider=carrier, on_call_end=[ended.append])
-    with serving(app, port):
-        yield {"base": base, "records": records, "carrier": carrier, "ended": ended}
+    log: list[tuple[str | None, str]] = []  # (the line's call id, its message)
+    sink = logger.add(lambda m: log.append((m.record["extra"].get("call_id"), m.record["message"])),
+                      level="INFO")
+    try:
+        with serving(app, port):
+            yield {"base": base, "records": records, "carrier": carrier, "ended": ended, "log": log}
+    finally:
+        logger.remove(sink)
 
 
 def intents(summary: dict) -> list[str]:
@@ -199,6 +206,10 @@ def test_two_calls_at_once(server, finished):
     first, second = outcome(finished, "test_two_calls_at_once")
     a, b = record_of(server["records"], first.call_id), record_of(server["records"], second.call_id)
     assert a["call_id"] != b["call_id"]
+    # The two calls' log lines interleave; each carries its own call's id.
+    for record in (a, b):
+        ended = [cid for cid, message in server["log"] if message.startswith(f"call {record['call_id']} ended by")]
+        assert ended == [record["call_id"]], server["log"][-20:]
     assert [(t["kind"], t["nlu"]["intent"]) for t in a["turns"] if t["nlu"]] == [("dtmf", "request_human")]
     assert a["outcome"] == "escalated"
     assert (intents(b)[:1], b["outcome"]) == (["wrong_number"], "wrong_party")

@@ -30,10 +30,22 @@ def log_level(verbose: bool, quiet: bool, env: dict[str, str] | None = None) -> 
     return (env if env is not None else os.environ).get("LOGURU_LEVEL") or "INFO"
 
 
+#: loguru's default text format, with the call id (empty outside a call) after the level.
+TEXT_FORMAT = ("<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
+               "{extra[call_id]: <12} | <cyan>{name}</cyan>:<cyan>{function}</cyan>:<cyan>{line}</cyan> - "
+               "<level>{message}</level>")
+
+
 def configure_logging(verbose: bool = False, quiet: bool = False,
                       log_format: LogFormat = LogFormat.text) -> str:
-    """Replace loguru's default sink (stderr, DEBUG) with the chosen level and format."""
+    """Replace loguru's default sink (stderr, DEBUG) with the chosen level and format. A call's
+    lines carry its id (`voicebot/server/call.py` sets it for the call's whole context); JSON
+    lines have it under record.extra."""
     level = log_level(verbose, quiet)
     logger.remove()
-    logger.add(sys.stderr, level=level, serialize=LogFormat(log_format) is LogFormat.json)
+    logger.configure(extra={"call_id": ""})
+    if LogFormat(log_format) is LogFormat.json:
+        logger.add(sys.stderr, level=level, serialize=True)
+    else:
+        logger.add(sys.stderr, level=level, format=TEXT_FORMAT)
     return level

@@ -69,9 +69,16 @@ class StreamCall:
     opt_outs: OptOuts | None = None  # checked at the start, written when the debtor opts out
 
     async def run(self) -> dict[str, Any]:
-        """Run the call to its end; returns the call summary (also written to the records dir)."""
-        settings, start = self.settings, self.start
+        """Run the call to its end; returns the call summary (also written to the records dir).
+
+        Every log line of the call (its pipeline's tasks inherit the context) carries its call
+        id in `extra["call_id"]`: forty calls interleave in one log."""
         session, parts = await self._open_session()
+        with logger.contextualize(call_id=session.call_id):
+            return await self._run(session, parts)
+
+    async def _run(self, session: CallSession, parts: CallParts) -> dict[str, Any]:
+        settings, start = self.settings, self.start
         if self.opt_outs is not None:  # before the first turn: journaled the moment it is heard
             watch_call(self.opt_outs, session, start.call_id)
         call_id = start.call_id or session.call_id
