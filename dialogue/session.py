@@ -175,9 +175,7 @@ class CallSession:
         prepare = getattr(self.nlu, "prepare", None)
         if prepare is None:
             return
-        if continuing and self._before_last is not None:
-            text = f"{self._before_last[1].debtor_text or ''} {text}".strip()
-        prepare(text)
+        prepare(self._continued(text) if continuing and self._before_last is not None else text)
 
     def hear(self, text: str) -> TurnRecord:
         started = time.perf_counter()
@@ -222,14 +220,19 @@ class CallSession:
         if not self.can_continue():
             raise RuntimeError("the last turn cannot be continued: hear the words as a new turn")
         assert self._before_last is not None
+        whole = self._continued(more)
         state, first = self._before_last
         self._before_last = None
         self.policy.state = state
         self._intents.pop()
         self._confidences.pop()
-        whole = f"{first.debtor_text or ''} {more}".strip()
         self.note("turn_continued", turn=first.index, continued_with=more)
         return self.hear(whole)
+
+    def _continued(self, more: str) -> str:
+        """The sentence a continued turn is heard as: the last turn's words, then `more`."""
+        assert self._before_last is not None
+        return f"{self._before_last[1].debtor_text or ''} {more}".strip()
 
     @staticmethod
     def _undoable(turn: TurnRecord) -> bool:

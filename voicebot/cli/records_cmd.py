@@ -72,7 +72,7 @@ def _campaign_data(records: Path, redis: str | None, prefix: str, state: Path | 
     a run with --outbox may have written; without Redis the state file and the outbox file."""
     from telephony.backend import open_backend
     from telephony.campaign.store import StoreUnavailable
-    from telephony.sms.outbox import FileOutbox, KeptOutbox
+    from telephony.sms.outbox import FileOutbox
     from voicebot.records.retention import CampaignData
 
     state = state or records.parent / "campaign" / "state.json"
@@ -82,11 +82,9 @@ def _campaign_data(records: Path, redis: str | None, prefix: str, state: Path | 
     except StoreUnavailable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    kept = [backend.outbox, outbox_file] if redis else [backend.outbox]
     where = (backend.where if redis else f"state file {state}" + ("" if state.is_file() else " (none)"))
     where += f", outbox file {outbox_file.path}" + ("" if outbox_file.path.is_file() else " (none)")
-    return CampaignData(backend.store, backend.sms_store, [o for o in kept if isinstance(o, KeptOutbox)],
-                        where, backend.save)
+    return CampaignData.of(backend, where, [outbox_file] if redis else [])
 
 
 async def _with_bus(redis: str | None, prefix: str, work) -> "RemovalReport":

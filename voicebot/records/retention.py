@@ -40,6 +40,7 @@ from voicebot.records.call_rows import (CallRows, calls_ended_before, calls_of_a
 from voicebot.records.store import RecordStore
 
 if TYPE_CHECKING:
+    from telephony.backend import CampaignBackend
     from telephony.bus.base import Bus
     from telephony.campaign.store import AccountErasure, CampaignStore
     from telephony.handoff.retention import PacketSweep
@@ -84,6 +85,15 @@ class CampaignData:
     outboxes: Sequence["KeptOutbox"]
     where: str                                   # for the report: Redis and prefix, or the state file
     save: Callable[[], None] = lambda: None
+
+    @classmethod
+    def of(cls, backend: "CampaignBackend", where: str, extra_outboxes: Sequence[object] = ()) -> "CampaignData":
+        """From `telephony.backend.open_backend`'s result: its stores, and those of its outbox
+        and `extra_outboxes` that keep messages (a file or stream; a carrier keeps none)."""
+        from telephony.sms.outbox import KeptOutbox
+
+        outboxes = [o for o in (backend.outbox, *extra_outboxes) if isinstance(o, KeptOutbox)]
+        return cls(backend.store, backend.sms_store, outboxes, where, backend.save)
 
 
 @dataclass

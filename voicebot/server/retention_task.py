@@ -34,11 +34,9 @@ def _campaign_data(settings: ServerSettings) -> CampaignData | None:
     if not settings.opt_out_redis_url:
         return None
     from telephony.backend import open_backend
-    from telephony.sms.outbox import KeptOutbox
 
     backend = open_backend(settings.opt_out_redis_url, settings.opt_out_prefix, None, None)
-    outboxes = [backend.outbox] if isinstance(backend.outbox, KeptOutbox) else []
-    return CampaignData(backend.store, backend.sms_store, outboxes, backend.where)
+    return CampaignData.of(backend, backend.where)
 
 
 async def purge_once(app: FastAPI, settings: ServerSettings) -> RemovalReport | None:
