@@ -37,3 +37,22 @@ def test_full_load_counts_only_calls_inside_the_window_where_every_slot_was_live
 def test_full_load_is_empty_when_no_call_fits_the_window():
     full = full_load([_run(0, 0.0, 25.0, late=0)], {"CA0": _record(100.0)}, (5.0, 10.0), [1] * 30)
     assert full["calls"] == 0 and full["processing_ms"]["n"] == 0 and full["processing_ms"]["p95"] is None
+
+
+def test_rss_trend_tells_a_leak_from_a_warm_up_and_a_noisy_plateau():
+    """The soak's verdict: growth is measured after the warm-up, so a server that climbs while
+    it loads and then stays level is flat, and one that keeps climbing is not."""
+    from voicebot.bench.memory_trend import rss_trend
+
+    every_s = 0.5
+    warm_up = [200 + i for i in range(300)]  # the first 2.5 minutes load models
+    plateau = [500 + (7 if i % 40 == 0 else 0) for i in range(3300)]  # bursts lift single samples
+    flat = rss_trend(warm_up + plateau, every_s)
+    assert abs(flat["growth_percent"]) < 1
+    assert abs(flat["slope_mb_per_10min"]) < 1
+    assert len(flat["per_minute_mb"]) == 30
+
+    leaking = rss_trend(warm_up + [500 + 0.02 * i for i in range(3300)], every_s)
+    assert leaking["growth_percent"] > 5
+    assert leaking["slope_mb_per_10min"] > 20
+    assert rss_trend([100.0] * 5, every_s)["growth_percent"] is None

@@ -124,3 +124,17 @@ def test_an_account_without_a_state_gets_its_numbers_state_holidays(accounts):
     assert may_call(us(accounts, phone="+14165550100", subdivision=None), [], lincoln).allowed
     assert may_call(us(accounts, phone="+18005550100", subdivision=None), [], lincoln).allowed
     assert may_call(us(accounts, phone="+14155550100", subdivision=None), [], lincoln).allowed  # "San Francisco, CA"
+
+
+def test_washington_dc_and_puerto_rico_numbers_keep_their_own_holidays(accounts):
+    """The geocoder names DC "Washington D.C." (the `holidays` package: "District of
+    Columbia"), and a Puerto Rico number is its own region to the numbering plan (+1 787) but a
+    US subdivision to the calendar: both were read as no state at all before."""
+    dc_emancipation = noon(date(2026, 4, 16), NEW_YORK)
+    decision = may_call(us(accounts, phone="+12025550100", subdivision=None), [], dc_emancipation)
+    assert (decision.rule, "Emancipation" in decision.reason) == ("holidays", True)
+    assert may_call(us(accounts, phone="+18605550100", subdivision=None), [], dc_emancipation).allowed
+    three_kings = noon(date(2026, 1, 6), NEW_YORK)
+    decision = may_call(us(accounts, phone="+17875550100", subdivision=None), [], three_kings)
+    assert (decision.rule, "Epiphany" in decision.reason) == ("holidays", True)
+    assert may_call(us(accounts, phone="+18605550100", subdivision=None), [], three_kings).allowed

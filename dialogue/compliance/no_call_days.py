@@ -18,6 +18,8 @@ import holidays as holiday_data
 from dialogue.compliance.profile import HolidayRules
 
 LISTED = "a no-call day listed in the profile"
+#: libphonenumber's geocoder names that the `holidays` package spells otherwise.
+GEOCODER_NAMES = {"Washington D.C.": "DC"}
 
 
 def _country(country: str, subdivision: str | None, years: range) -> holiday_data.HolidayBase:
@@ -78,11 +80,15 @@ def subdivision_of_phone(rules: HolidayRules, phone: str | None) -> str | None:
     if not (rules.country and rules.subdivisions):
         return None
     named = place_name(phone, rules.country)
-    if named is None or named[0] != rules.country.upper():
+    if named is None:
         return None
     calendar = holiday_data.country_holidays(rules.country, years=range(0))
     codes = set(calendar.subdivisions)
-    aliases = getattr(calendar, "subdivisions_aliases", {}) or {}
+    if named[0] != rules.country.upper():
+        # Puerto Rico, Guam, the US Virgin Islands...: their own regions to the numbering plan,
+        # subdivisions to the country's law and calendar.
+        return named[0] if named[0] in codes else None
+    aliases = {**(getattr(calendar, "subdivisions_aliases", {}) or {}), **GEOCODER_NAMES}
     name = named[1]
     if ", " in name and name.rsplit(", ", 1)[1] in codes:
         return name.rsplit(", ", 1)[1]

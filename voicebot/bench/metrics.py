@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from voicebot.bench.memory_trend import rss_trend
+from voicebot.bench.server import SAMPLE_EVERY_S
+
 if TYPE_CHECKING:
     from voicebot.bench.scenarios import Scenario
     from voicebot.providers.local.carrier import LocalCallResult
@@ -205,7 +208,7 @@ def summarise_level(calls: int, runs: list[CallRun], records: dict[str, dict], *
         "turn_model": {"verdicts": speech["turn_verdicts"], "ended_turns": speech["turn_ended"],
                        "cpu_s": speech["turn_cpu_s"], "inference_ms": spread(speech["turn_processing_s"])},
         "server_cpu_percent": {"mean": float(np.mean(cpu)) if cpu else None, "max": max(cpu, default=None)},
-        "server_rss_mb": {"max": max(rss, default=None)},
+        "server_rss_mb": {"max": max(rss, default=None), **rss_trend(rss, SAMPLE_EVERY_S)},
         # Work per call, whatever else the machine runs: CPU-s the server used per minute of call.
         "server_cpu_s_per_call_minute": cpu_seconds / call_minutes if call_minutes else None,
         "carrier_loop_lag_ms": spread(lag_ms),

@@ -62,6 +62,9 @@ ROWS = (
                                            f"{_ms(lv['server_cpu_percent']['max'])}"),
     ("server CPU-s per call-minute", lambda lv: _x(lv.get("server_cpu_s_per_call_minute"), 2)),
     ("server RSS max MB", lambda lv: _ms(lv["server_rss_mb"]["max"])),
+    ("server RSS warm -> end MB (growth)", lambda lv: "-" if lv["server_rss_mb"].get("warm_mb") is None
+     else f"{lv['server_rss_mb']['warm_mb']:.0f} -> {lv['server_rss_mb']['end_mb']:.0f} "
+          f"({lv['server_rss_mb']['growth_percent']:+.1f} %)"),
     ("carrier loop lag p99 ms", lambda lv: _ms(lv["carrier_loop_lag_ms"]["p99"])),
     ("carriers' CPU % (bench process)", lambda lv: _ms(lv.get("carrier_cpu_percent"))),
     ("load average before", lambda lv: " ".join(f"{v:.2f}" for v in lv["load_average_before"])),
