@@ -50,6 +50,9 @@ class Account(BaseModel):
     agent_line: str
     late_fee: float | None = None
     interest_rate: float | None = None
+    # What only the debtor knows, asked when they call in (never said by the bot).
+    date_of_birth: date | None = None
+    postal_code: str | None = None
 
     @field_validator("payment_methods", mode="before")
     @classmethod

@@ -5,6 +5,8 @@ per process and locale; starting a call is cheap."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -28,8 +30,10 @@ class DialogueEngine:
         return cls(scripts, build_nlu(scripts))
 
     def start_call(self, account: Account, stage: str | None = None, attempt: int = 1,
-                   today: date | None = None, call_id: str | None = None) -> CallSession:
-        return CallSession(self.scripts, self.nlu, account, stage, attempt, today, call_id)
+                   today: date | None = None, call_id: str | None = None, inbound: bool = False,
+                   other_accounts: Sequence[Account] = ()) -> CallSession:
+        return CallSession(self.scripts, self.nlu, account, stage, attempt, today, call_id,
+                           inbound=inbound, other_accounts=other_accounts)
 
 
 @lru_cache(maxsize=8)

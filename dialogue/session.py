@@ -10,13 +10,14 @@ import copy
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from dialogue.accounts import Account
 from dialogue.compliance.rules import local_today
+from dialogue.entities.known_facts import answer_matches
 from dialogue.formatting import money, percent, spoken_date, spoken_list
 from dialogue.intents import PROTECTED_INTENTS
 from dialogue.nlu.decision import DecisionSettings, decide
@@ -27,7 +28,8 @@ from dialogue.policy.state import BotReply, CallState
 from dialogue.script.disclosure import node_texts
 from dialogue.script.loader import LocaleScripts
 from dialogue.script.templates import variables_in
-from dialogue.variables import PERSONAL, SLOTS
+from dialogue.promises import prior_promise
+from dialogue.variables import PERSONAL, PROMISE_VARIABLES, SLOTS
 
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,10 @@ def account_values(account: Account, scripts: LocaleScripts) -> dict[str, str]:
         values["late_fee"] = money(account.late_fee, currency, loc)
     if account.interest_rate is not None:
         values["interest_rate"] = percent(account.interest_rate, loc)
+    promise = prior_promise(account)
+    if promise is not None:  # a follow-up of a broken promise, or its reminder
+        values["prior_promise_amount"] = money(promise.amount, promise.currency or currency, loc)
+        values["prior_promise_date"] = spoken_date(promise.date, loc)
     return values
 
 
@@ -99,14 +105,21 @@ def required_variables(scripts: LocaleScripts, stage: str) -> dict[str, str]:
     for template in scripts.stage_entry(stage).sms.values():
         for var in variables_in(scripts.sms.get(template, "")):
             needed.setdefault(var, f"sms {template}")
-    return {k: v for k, v in needed.items() if k not in SLOTS}
+    # Slots are filled during the call; an earlier promise's values only on its follow-up,
+    # whose branch the validator keeps them in.
+    return {k: v for k, v in needed.items() if k not in SLOTS and k not in PROMISE_VARIABLES}
 
 
 class CallSession:
     def __init__(self, scripts: LocaleScripts, nlu: NluBackend, account: Account,
                  stage: str | None = None, attempt: int = 1, today: date | None = None,
-                 call_id: str | None = None):
+                 call_id: str | None = None, inbound: bool = False,
+                 other_accounts: Sequence[Account] = ()):
+        """`inbound`: the debtor called us (a callback); `other_accounts`: further accounts of
+        the caller's number, one of which the knowledge check may turn out to be."""
         self.scripts, self.nlu, self.account = scripts, nlu, account
+        self.inbound = inbound
+        self._candidates = [account, *[a for a in other_accounts if a.id != account.id]]
         self.today = today or local_today(account)
         self.stage = stage or scripts.stage_for_days(account.days_overdue).name
         scripts.stage_entry(self.stage)  # unknown stage -> KeyError naming the stages
@@ -118,7 +131,9 @@ class CallSession:
             detail = ", ".join(f"{v} (used by {w})" for v, w in sorted(missing.items()))
             raise CallSetupError(f"account {account.id} cannot be called with the {self.stage} "
                                  f"script: no value for {detail}")
-        self.policy = StagePolicy(scripts, self.stage, values, self._format_slot, attempt, self.today)
+        self.policy = StagePolicy(scripts, self.stage, values, self._format_slot, attempt, self.today,
+                                  broken_promise=prior_promise(account) is not None,
+                                  verifier=self._verify)
         self.turns: list[TurnRecord] = []
         self.listeners: list[Callable[[TurnRecord], None]] = []
         self.events: list[dict[str, Any]] = []  # what happened between turns (barge-in, ...)
@@ -166,7 +181,31 @@ class CallSession:
         return self.policy.stage.settings.silence_timeout_s
 
     def open(self) -> TurnRecord:
-        return self._record("opening", None, None, self.policy.start(), "")
+        try:
+            reply = self.policy.start(inbound=self.inbound)
+        except ValueError as exc:
+            raise CallSetupError(str(exc)) from None
+        return self._record("opening", None, None, reply, "")
+
+    def _verify(self, fact: str, text: str) -> bool | None:
+        """Compare a knowledge answer with each account of the number; a match on another one
+        makes it the call's account (its stage, its values) from here on."""
+        verdicts = [answer_matches(fact, text, getattr(a, fact, None), self.scripts.locale)
+                    for a in self._candidates]
+        matched = [a for a, ok in zip(self._candidates, verdicts) if ok]
+        if len(matched) == 1:
+            if matched[0] is not self.account:
+                self._switch_account(matched[0])
+            return True
+        if None in verdicts:
+            return None
+        return False  # no account, or two sharing the answer: neither can be told apart
+
+    def _switch_account(self, account: Account) -> None:
+        self.account = account
+        self.stage = self.scripts.stage_for_days(account.days_overdue).name
+        self.policy.rebind(self.stage, account_values(account, self.scripts))
+        self.note("account_identified", account=account.id, stage=self.stage)
 
     def prepare(self, text: str, continuing: bool = False) -> None:
         """Do the slow, stateless part of understanding `text` now (the classifier's sentence
@@ -191,10 +230,17 @@ class CallSession:
     def hear_result(self, result: NluResult, kind: str = "speech", nlu_ms: float = 0.0) -> TurnRecord:
         node = self.policy.state.waiting
         before = copy.deepcopy(self.policy.state) if kind == "speech" else None
-        self._intents.append(result.intent)
-        self._confidences.append(result.confidence)
         reply = self.policy.hear(result)
-        turn = self._record(kind, result.text, result.to_dict(), reply, node, nlu_ms)
+        nlu = result.to_dict()
+        answer = next((e for e in reply.events if e == "identity_verified" or e.startswith("verification_failed")), None)
+        if answer is not None:
+            # A knowledge answer ("March fifth, 1985") is what it answers, not what the classifier
+            # made of it: its tag must not read "bankruptcy" to a supervisor or the outcome.
+            nlu = {**nlu, "intent": "confirm_identity" if answer == "identity_verified" else "out_of_scope",
+                   "classified_as": result.intent, "knowledge_answer": answer}
+        self._intents.append(nlu["intent"])
+        self._confidences.append(result.confidence)
+        turn = self._record(kind, result.text, nlu, reply, node, nlu_ms)
         self._before_last = (before, turn) if before is not None and self._undoable(turn) else None
         return turn
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Source = Literal["account", "constant", "slot"]
+Source = Literal["account", "constant", "slot", "promise"]  # promise: an earlier call's, on a follow-up
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ _SPECS = (
     VariableSpec("promise_date", "slot", True, False, "date the debtor promised to pay"),
     VariableSpec("promised_amount", "slot", True, True, "amount the debtor promised to pay"),
     VariableSpec("callback_time", "slot", False, False, "when the debtor asked to be called back"),
+    VariableSpec("prior_promise_amount", "promise", True, True,
+                 "amount promised on an earlier call (a broken promise's follow-up call, its reminder SMS)"),
+    VariableSpec("prior_promise_date", "promise", True, False, "date promised on an earlier call"),
 )
 
 VARIABLES: dict[str, VariableSpec] = {spec.name: spec for spec in _SPECS}
@@ -51,6 +54,9 @@ SENSITIVE: frozenset[str] = frozenset(s.name for s in _SPECS if s.sensitive)
 SLOTS: frozenset[str] = frozenset(s.name for s in _SPECS if s.source == "slot")
 CONSTANTS: frozenset[str] = frozenset(s.name for s in _SPECS if s.source == "constant")
 PERSONAL: frozenset[str] = frozenset(s.name for s in _SPECS if s.personal)
+# Filled only on a call or SMS about an earlier promise: the validator keeps them to the
+# script's broken-promise branch (`on_broken_promise`) and the `promise_reminder` SMS.
+PROMISE_VARIABLES: frozenset[str] = frozenset(s.name for s in _SPECS if s.source == "promise")
 
 # Which slot an entity fills by default when a node captures it.
 ENTITY_SLOTS: dict[str, tuple[str, ...]] = {

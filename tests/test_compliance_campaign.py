@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
@@ -18,7 +19,7 @@ from telephony.campaign import CampaignConfig, CampaignWorker, ManualClock, Prep
 from telephony.campaign.report import summary_table, totals
 from telephony.compliance_gate import AUDIT_FILE, FORBIDDEN, AuditLog
 from voicebot.server import ServerSettings
-from voicebot.server.compliance_gate import refuse_forbidden_stream
+from voicebot.server.compliance_gate import CallStartGate
 from voicebot.server.errors import StreamError
 
 UTC = timezone.utc
@@ -117,11 +118,17 @@ def _settings(tmp_path: Path, call_date: date) -> ServerSettings:
                           records_dir=tmp_path, tokens=["t"], call_date=call_date)
 
 
+def _admit(account, settings: ServerSettings) -> None:
+    """The server's gate as `voicebot serve` runs it (here without the contact history, which
+    tests/test_contact_history.py covers): window, holidays, jurisdiction, zone, opt-out."""
+    asyncio.run(CallStartGate(settings, None).admit(account, SimpleNamespace(call_id=None, extra={})))
+
+
 def test_the_media_stream_server_refuses_a_call_the_rules_forbid(accounts, tmp_path):
-    refuse_forbidden_stream(accounts["EN-LATE-1"], _settings(tmp_path, date(2026, 11, 23)))   # a Monday: fine
+    _admit(accounts["EN-LATE-1"], _settings(tmp_path, date(2026, 11, 23)))   # a Monday: fine
     assert not (tmp_path / AUDIT_FILE).exists()
     with pytest.raises(StreamError) as refused:
-        refuse_forbidden_stream(accounts["EN-LATE-1"], _settings(tmp_path, date(2026, 11, 26)))  # Thanksgiving
+        _admit(accounts["EN-LATE-1"], _settings(tmp_path, date(2026, 11, 26)))  # Thanksgiving
     assert refused.value.code == FORBIDDEN
     assert "us:holidays" in refused.value.reason
     (line,) = AuditLog(tmp_path / AUDIT_FILE).read()

@@ -188,7 +188,7 @@ def test_sign_in_refuses_a_wrong_password_and_roles_limit_what_is_seen(console):
     phones = agent.locator("#calls td.phone").all_inner_texts()
     assert phones and all("*" in p for p in phones), phones
     assert "+12065550101" not in agent.content()
-    assert [a.inner_text() for a in agent.query_selector_all("header nav a")] == ["Calls", "Live"]
+    assert [a.inner_text() for a in agent.query_selector_all("header nav a")] == ["Calls", "Promises", "Live"]
     response = agent.goto(f"{server.url}/scripts")
     assert response.status == 403 and "cannot open scripts" in agent.inner_text("#forbidden")
     assert agent.goto(f"{server.url}/dashboard").status == 403

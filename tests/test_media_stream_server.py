@@ -21,7 +21,7 @@ from loguru import logger
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
 from media_server import calls_at_once, free_port, outcome, record_of, serving, summaries
-from telephony.providers.twilio.signature import twilio_signature
+from telephony.carriers.twilio.signature import twilio_signature
 from voicebot.providers.local import LocalProvider
 from voicebot.server import ServerSettings, create_app
 
@@ -270,8 +270,8 @@ def test_twilio_audio_enters_the_pipeline_in_40_ms_frames():
     a bad payload is still refused on the message that carried it."""
     from pipecat.frames.frames import InputAudioRawFrame, StartFrame
 
-    from voicebot.server.errors import StreamError
-    from voicebot.server.twilio_serializer import StrictTwilioSerializer
+    from telephony.carriers.errors import StreamError
+    from telephony.carriers.twilio.serializer import StrictTwilioSerializer
 
     async def main():
         serializer = StrictTwilioSerializer("MZ1", "CA1", max_frame_bytes=65536)

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 
 from media_server import free_port, serving
 from telephony.providers import Provider, ProviderError
-from telephony.providers.twilio import TwilioRestProvider, signature_matches, twilio_signature
+from telephony.carriers.twilio import TwilioRestProvider, signature_matches, twilio_signature
 from voicebot.providers.local import LocalProvider
 
 SID, AUTH_TOKEN = "AC" + "0" * 32, "fake-auth-token"

@@ -103,6 +103,9 @@ class AttemptLimits(_Strict):
         None, ge=1, description="at most this many connected calls a local day per debtor")
     unanswered_per_day: int | None = Field(
         None, ge=1, description="at most this many unanswered attempts a local day per number")
+    texts_count: bool = Field(
+        False, description="texts sent count toward per_debt_in_days like calls (house policy: Reg F's "
+                           "7-in-7 counts telephone calls); the per-day caps count calls only")
 
 
 class JurisdictionProfile(_Strict):

@@ -14,7 +14,7 @@ instants, so the first candidate that passes every rule is exact.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -33,12 +33,19 @@ HORIZON = timedelta(days=60)   # look no further for a next allowed time (covers
 
 @dataclass(frozen=True)
 class Attempt:
-    """One earlier dial of this debt (any campaign, any call start)."""
+    """One earlier contact about this debt (any campaign, any call start, a call in, a text).
+
+    The caps count what the collector initiated: outbound calls, and outbound texts where the
+    profile says so (`limits.texts_count`); a call the debtor made is no attempt, but a
+    conversation on it starts the quiet days like any other."""
 
     at: datetime
     connected: bool = False       # someone answered
     conversation: bool = False    # right-party contact: the debtor, identity confirmed
     number: str | None = None     # the number dialled (per-number caps); None counts everywhere
+    channel: str = "call"         # call | sms
+    direction: str = "outbound"   # outbound | inbound (the debtor called)
+    ref: str | None = None        # its id where it is logged (a call id): merging two logs, not the rules
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,9 @@ class _Check:
                  number: str | None, subdivision: str | None = None):
         self.p, self.clock = profile, clock
         self.history = sorted((_with_utc(a) for a in history), key=lambda a: a.at)
+        counted = ("call", "sms") if profile.limits.texts_count else ("call",)
+        self.dials = [a for a in self.history if a.direction == "outbound" and a.channel in counted]
+        self.calls = [a for a in self.dials if a.channel == "call"]  # the per-day caps are about calls
         self.number, self.subdivision = number, subdivision
 
     def _no_call_day(self, at: datetime) -> tuple[str, str] | None:
@@ -122,20 +132,19 @@ class _Check:
         if tz is not None:
             return ("calling_window", f"{at.astimezone(tz):%H:%M} {tz.key} is outside "
                     f"{p.calling_window} local time")
-        past = [a for a in self.history if a.at <= at]
         if limits.quiet_days_after_conversation:
             quiet = timedelta(days=limits.quiet_days_after_conversation)
-            talks = [a.at for a in past if a.conversation and at < a.at + quiet]
+            talks = [a.at for a in self.history if a.at <= at and a.conversation and at < a.at + quiet]
             if talks:
                 return ("quiet_days_after_conversation", f"a conversation about this debt on "
                         f"{talks[-1]:%Y-%m-%d %H:%M} UTC; no call for {limits.quiet_days_after_conversation} days after")
         if limits.per_debt_in_days:
             span = timedelta(days=limits.days)
-            recent = [a for a in past if a.at > at - span]
+            recent = [a for a in self.dials if at - span < a.at <= at]
             if len(recent) >= limits.per_debt_in_days:
                 return ("per_debt_in_days", f"{len(recent)} attempts in the last {limits.days} days "
                         f"(limit {limits.per_debt_in_days})")
-        today = [a for a in past if a.at >= self.clock.day_start(at)]
+        today = [a for a in self.calls if self.clock.day_start(at) <= a.at <= at]
         if limits.connected_per_day:
             connected = sum(a.connected for a in today)
             if connected >= limits.connected_per_day:
@@ -151,15 +160,16 @@ class _Check:
     def candidates(self, at: datetime) -> list[datetime]:
         limits = self.p.limits
         out = set(self.clock.boundaries((self.p.calling_window.start, time(0)), at, at + HORIZON))
-        for attempt in self.history:
+        for attempt in self.dials:
             out.add(attempt.at + timedelta(days=limits.days))
+        for attempt in self.history:
             if limits.quiet_days_after_conversation and attempt.conversation:
                 out.add(attempt.at + timedelta(days=limits.quiet_days_after_conversation))
         return sorted(t for t in out if at < t <= at + HORIZON)
 
 
 def _with_utc(attempt: Attempt) -> Attempt:
-    return Attempt(utc(attempt.at), attempt.connected, attempt.conversation, attempt.number)
+    return replace(attempt, at=utc(attempt.at))
 
 
 def may_call(account: Account, history: Sequence[Attempt], at: datetime, *, opted_out: bool = False,

@@ -26,6 +26,9 @@ from dialogue.variables import CONSTANTS
 
 DEBT_NOTICE = "debt_collection_notice"
 
+#: (fact, what the caller said) -> True matches the account, False does not, None: no answer in it.
+Verifier = Callable[[str, str], "bool | None"]
+
 MAX_CHAIN = 12  # nodes entered in one step; a `next` cycle in a script must not hang a call
 
 # Entities an intent fills even where the node captures nothing: a promise names its date,
@@ -48,23 +51,39 @@ PROMISE_SLOTS = ("promise_date", "promised_amount")
 class StagePolicy:
     def __init__(self, scripts: LocaleScripts, stage: str, values: dict[str, str],
                  format_slot: Callable[[str, object], str], attempt: int = 1,
-                 today: date | None = None):
+                 today: date | None = None, broken_promise: bool = False,
+                 verifier: Verifier | None = None):
         self.scripts = scripts
-        self.stage: StageScript = scripts.stages[stage]
-        self.values = values
         self.format_slot = format_slot
         self.attempt = attempt
         self.today = today
+        self.broken_promise = broken_promise  # this call follows up a broken promise: on_broken_promise
+        self.verifier = verifier
         self.terms = tuple(scripts.lint.debt_terms)
         self.state = CallState()
+        self.rebind(stage, values)
+
+    def rebind(self, stage: str, values: dict[str, str]) -> None:
+        """Speak for another account of the caller's number (found by its knowledge check),
+        whose stage may differ; where the call stands is kept."""
+        self.stage: StageScript = self.scripts.stages[stage]
+        self.values = values
         self._notice = next((n for n, node in self.stage.nodes.items()
                              if node.disclosure == DEBT_NOTICE), None)
         self._readbacks = {node.readback for node in self.stage.nodes.values() if node.readback}
 
     # -- entering nodes -------------------------------------------------------------------
-    def start(self) -> BotReply:
+    def start(self, inbound: bool = False) -> BotReply:
+        """`inbound`: the debtor called us; the stage's inbound opening, and identity only by
+        a knowledge check (a "yes, it's me" from whoever dialled proves nothing)."""
         reply = BotReply()
-        self._enter(self.stage.start, reply)
+        if inbound:
+            if self.stage.inbound_start is None:
+                raise ValueError(f"the {self.stage.stage} script has no inbound_start for a call the debtor placed")
+            self.state.inbound = True
+            self._enter(self.stage.inbound_start, reply)
+        else:
+            self._enter(self.stage.start, reply)
         return reply
 
     def _render(self, text: str) -> str:
@@ -99,8 +118,13 @@ class StagePolicy:
         if not state.identity_confirmed:
             why = node_reveals(node, self.scripts.responses, self.terms)
             if why:
-                verify = self.stage.settings.verify_identity
+                settings = self.stage.settings
+                verify = settings.verify_caller if state.inbound else settings.verify_identity
                 reply.events.append(f"identity_gate:{name}")
+                if verify is None:  # an inbound call on a script that cannot verify a caller
+                    reply.events.append("identity_gate:close")
+                    reply.end = state.ended = True
+                    return
                 if name == verify or state.third_party or node_reveals(
                         self.stage.nodes[verify], self.scripts.responses, self.terms):
                     reply.events.append("identity_gate:close")
@@ -138,7 +162,8 @@ class StagePolicy:
             reply.end = state.ended = True
             return
         if node.next is not None:
-            return self._enter(node.next, reply, depth=depth + 1)
+            follow = node.on_broken_promise if self.broken_promise and node.on_broken_promise else None
+            return self._enter(follow or node.next, reply, depth=depth + 1)
         state.waiting = name
         if state.third_party or state.opted_out:
             # The script asked a question after a closing intent; the engine closes anyway.
@@ -180,6 +205,12 @@ class StagePolicy:
         node = self.stage.nodes[state.waiting]
         intent = result.intent
         locale = self.scripts.locale
+        if node.knowledge_check and not state.identity_confirmed:
+            # A date of birth reads to the classifier as anything ("bankruptcy", a promise):
+            # a turn that holds an answer is an answer, whatever its intent.
+            answered = self._knowledge_answer(node, result, reply)
+            if answered is not None:
+                return answered
         if (node.identity_check and not state.identity_confirmed and intent in YES_INTENTS
                 and denies(result.text, locale)):
             # "Yes, not me": a yes that contradicts itself never confirms identity.
@@ -187,7 +218,7 @@ class StagePolicy:
         captured = self._capture(node, result)
         if intent in ("wrong_number", "third_party"):
             state.third_party, state.identity_confirmed = True, False
-        elif intent == "confirm_identity" or (intent == "affirm" and node.identity_check):
+        elif (intent == "confirm_identity" or (intent == "affirm" and node.identity_check)) and not state.inbound:
             if not state.third_party and not state.identity_confirmed:
                 state.identity_confirmed = True
                 reply.events.append("identity_confirmed")
@@ -210,8 +241,8 @@ class StagePolicy:
                 state.outcome = "abusive"
                 reply.end = state.ended = True
             return reply
-        if (node.identity_check and not state.identity_confirmed and intent in IDENTITY_DETOURS
-                and intent not in node.on):
+        if ((node.identity_check or node.knowledge_check) and not state.identity_confirmed
+                and intent in IDENTITY_DETOURS and intent not in node.on):
             # "How much do I owe?" before saying who they are: ask again, do not hang up.
             return self._ask_identity_again(reply, f"identity_detour:{intent}")
         target = node.on.get(intent)
@@ -244,6 +275,40 @@ class StagePolicy:
                 state.slots.pop(slot, None)
             reply.events.append("readback_denied")
 
+    def _knowledge_answer(self, node: Node, result: NluResult, reply: BotReply) -> BotReply | None:
+        """The caller's answer to a knowledge check: a match confirms identity (and may have
+        picked another account of the number: `rebind`), a wrong answer is counted and asked
+        again up to the limit; a bare yes is asked again. None: not an answer, route the intent."""
+        state = self.state
+        assert node.knowledge_check is not None
+        matched = self.verifier(node.knowledge_check, result.text) if self.verifier else False
+        if matched is None:
+            if result.intent in YES_INTENTS:
+                reply.events.append("verification_needs_answer")
+                self._enter(state.waiting, reply, reprompt=True)
+                return reply
+            return None
+        settings = self.stage.settings  # after a match, maybe another account's stage
+        if matched:
+            state.identity_confirmed = True
+            state.reprompts[state.waiting] = 0
+            reply.events += ["identity_verified", "identity_confirmed"]
+            waiting = self.stage.nodes.get(state.waiting) or self.stage.nodes[settings.verify_caller or ""]
+            target = waiting.on["confirm_identity"]
+            if result.intent == "stop_calling":  # "I was born ..., now stop calling me": the opt-out stands
+                state.opted_out = True
+                target = route_intent(self.stage, waiting, "stop_calling") or target
+            self._enter(target, reply)
+            return reply
+        state.verification_failures += 1
+        reply.events.append(f"verification_failed:{state.verification_failures}")
+        if state.verification_failures >= settings.max_verification_failures:
+            state.retry_limit_hit = True
+            self._enter(settings.on_verification_failed or settings.on_retry_limit, reply)
+        else:
+            self._enter(state.waiting, reply, reprompt=True)
+        return reply
+
     def _ask_identity_again(self, reply: BotReply, why: str) -> BotReply:
         """Identity stays unconfirmed and the question is asked once more (the stage's
         `identity_question` node, else the waiting node's reprompt); past the reprompt limit
@@ -254,7 +319,7 @@ class StagePolicy:
         if state.identity_asks > settings.max_reprompts:
             state.retry_limit_hit = True
             self._enter(settings.on_retry_limit, reply)
-        elif settings.identity_question:
+        elif settings.identity_question and not state.inbound:
             self._enter(settings.identity_question, reply)
         else:
             self._enter(state.waiting, reply, reprompt=True)

@@ -65,3 +65,5 @@ class CallState:
     represented: str | None = None  # attorney | bankruptcy: collection talk has stopped
     identity_asks: int = 0         # identity asked again after a question or a contradiction
     readback_yes: str | None = None  # read-back node the debtor just said yes to
+    inbound: bool = False          # the debtor called in: only a knowledge check confirms identity
+    verification_failures: int = 0  # wrong answers to a knowledge check

@@ -7,7 +7,9 @@ from datetime import date
 from pathlib import Path
 
 from dialogue.script.checks_compliance import check_disclosures
+from dialogue.script.checks_follow_up import check_follow_ups
 from dialogue.script.checks_holidays import check_holiday_runway
+from dialogue.script.checks_inbound import check_inbound
 from dialogue.script.checks_graph import check_identity_first, check_references, check_shape
 from dialogue.script.checks_strategy import check_dtmf, check_nlu_data, check_stages
 from dialogue.script.checks_text import check_locale_texts
@@ -29,7 +31,9 @@ def check_locale(scripts: LocaleScripts, today: date | None = None) -> list[Prob
             continue  # graph walks need every reference resolved
         problems += check_shape(stage, doc)
         problems += check_identity_first(stage, doc, scripts.responses, terms)
+        problems += check_inbound(stage, doc, scripts.responses, terms)
     problems += check_locale_texts(scripts)
+    problems += check_follow_ups(scripts)
     problems += check_voicemails(scripts)
     problems += check_disclosures(scripts)
     if today is not None:

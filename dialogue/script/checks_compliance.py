@@ -41,9 +41,9 @@ def _profile(scripts: LocaleScripts) -> tuple[JurisdictionProfile | None, list[P
         return None, [doc.problem(("jurisdiction",), str(exc), "unknown-jurisdiction")]
 
 
-def _opening(stage: StageScript) -> list[str]:
-    """Nodes spoken before the debtor can first answer: start and its `next:` chain."""
-    chain, name = [], stage.start
+def _opening(stage: StageScript, start: str) -> list[str]:
+    """Nodes spoken before the debtor can first answer: `start` and its `next:` chain."""
+    chain, name = [], start
     while name in stage.nodes and name not in chain:
         chain.append(name)
         name = stage.nodes[name].next or ""
@@ -67,11 +67,16 @@ def check_stage_disclosures(stage: StageScript, doc: YamlDoc, profile: Jurisdict
             out.append(doc.problem(("nodes",), f"stage {stage.stage!r} never says the {wanted} that "
                                    f"jurisdiction {profile.name!r} requires: mark the node that says it "
                                    f"with `disclosure: {wanted}`", "missing-disclosure", key=True))
-    if RECORDING_NOTICE in marked and not set(marked[RECORDING_NOTICE]) & set(_opening(stage)):
-        first = marked[RECORDING_NOTICE][0]
-        out.append(doc.problem(("nodes", first, "disclosure"), f"the recording notice must be given before "
-                               f"the debtor first answers (on {stage.start!r} or its next: chain), "
-                               f"not at {first!r}", "late-disclosure"))
+    # Both openings (the call we place, the call the debtor places) give it before the first answer.
+    for start in (stage.start, stage.inbound_start):
+        if RECORDING_NOTICE not in marked or start is None or start not in stage.nodes:
+            continue
+        opening = _opening(stage, start)
+        if not set(marked[RECORDING_NOTICE]) & set(opening):
+            late = [n for n in marked[RECORDING_NOTICE] if n not in opening]
+            out.append(doc.problem(("nodes", late[0], "disclosure"), f"the recording notice must be given "
+                                   f"before the debtor first answers (on {start!r} or its next: chain), "
+                                   f"not at {late[0]!r}", "late-disclosure"))
     if DEBT_NOTICE in marked and profile.debt_notice_after_identity:
         early = _before_identity(stage, DEBT_NOTICE)
         if early is not None:

@@ -29,8 +29,10 @@ def check_references(stage: StageScript, doc: YamlDoc, responses: dict[str, list
             out.append(doc.problem(path, f"unknown node {value!r}{_suggest(value, names)}", "unknown-node"))
 
     target(("start",), stage.start, resume_ok=False)
+    if stage.inbound_start is not None:
+        target(("inbound_start",), stage.inbound_start, resume_ok=False)
     for field in ("on_retry_limit", "verify_identity", "abuse_warning", "abuse_limit", "no_response",
-                  "no_agent", "identity_question"):
+                  "no_agent", "identity_question", "verify_caller", "on_verification_failed"):
         value = getattr(stage.settings, field)
         if value is not None:
             target(("settings", field), value, resume_ok=False)
@@ -46,7 +48,7 @@ def check_references(stage: StageScript, doc: YamlDoc, responses: dict[str, list
             if intent not in INTENT_SET:
                 out.append(doc.problem(base + ("on", intent), f"unknown intent {intent!r}"
                                        f"{_suggest(intent, sorted(INTENT_SET))}", "unknown-intent", key=True))
-        for field in ("default", "next", "on_capture", "readback"):
+        for field in ("default", "next", "on_capture", "readback", "on_broken_promise"):
             value = getattr(node, field)
             if value is not None:
                 target(base + (field,), value)
@@ -57,6 +59,10 @@ def check_references(stage: StageScript, doc: YamlDoc, responses: dict[str, list
                                    f"{_suggest(node.response, sorted(responses))}", "unknown-response"))
         if node.say is None and node.response is None and node.next is None:
             out.append(doc.problem(base, f"node {name!r} says nothing and does not continue", "empty-node", key=True))
+        if node.on_broken_promise is not None and node.next is None:
+            out.append(doc.problem(base + ("on_broken_promise",), f"node {name!r}: on_broken_promise "
+                                   "replaces next: on a follow-up call, so the node needs a next:",
+                                   "unused-transition"))
         if node.next is not None and (node.on or node.default or node.on_capture):
             out.append(doc.problem(base + ("next",), f"node {name!r} continues at once with next:, "
                                    "so its on/default/on_capture are never used", "unused-transition"))

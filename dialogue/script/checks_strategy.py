@@ -12,7 +12,8 @@ from dialogue.problems import Problem
 from dialogue.script.templates import variables_in
 from dialogue.variables import SLOTS
 
-SMS_TRIGGERS = ("after_call_no_payment", "five_days_unpaid", "eight_days_unpaid")
+SMS_TRIGGERS = ("after_call_no_payment", "five_days_unpaid", "eight_days_unpaid",
+                "promise_reminder")  # the last: before a promised date (stage follow_up:)
 MIN_EXAMPLES = 10
 
 

@@ -1,7 +1,7 @@
 """The edges of a stage's dialogue graph, shared by the validator's checks and the policy.
 
-Edges are labelled with what causes them: an intent, `default`, `next`, `needs:<slot>`,
-`on_capture`.  Global intents apply at every waiting node that does not handle them itself.
+Edges are labelled with what causes them: an intent, `default`, `next`, `on_broken_promise`,
+`needs:<slot>`, `on_capture`.  Global intents apply at every waiting node that does not handle them itself.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def edges(stage: StageScript, name: str) -> Iterator[Edge]:
         yield Edge(name, "readback", node.readback)
     if node.next is not None:
         yield Edge(name, "next", node.next)
+        if node.on_broken_promise is not None:
+            yield Edge(name, "on_broken_promise", node.on_broken_promise)
     if not is_waiting(node):
         return
     if node.on_capture is not None:
@@ -66,7 +68,19 @@ def roots(stage: StageScript) -> list[str]:
         found.append(s.no_agent)
     if s.identity_question:
         found.append(s.identity_question)
+    found += [n for n in inbound_roots(stage) if n not in found]
     return [n for n in found if n in stage.nodes]
+
+
+def inbound_roots(stage: StageScript) -> list[str]:
+    """Nodes a call the debtor placed can enter without a transition (none without an
+    inbound opening): the opening, the caller check, and the settings' nodes it can reach."""
+    if stage.inbound_start is None:
+        return []
+    s = stage.settings
+    found = [stage.inbound_start, s.verify_caller, s.on_verification_failed, s.on_retry_limit,
+             s.abuse_warning, s.abuse_limit, s.no_response, s.no_agent]
+    return [n for n in dict.fromkeys(found) if n is not None and n in stage.nodes]
 
 
 def reachable(stage: StageScript) -> set[str]:
@@ -86,12 +100,15 @@ def unhandled_intents(stage: StageScript, node: Node) -> list[str]:
     return [i for i in INTENTS if i not in ENGINE_HANDLED and route_intent(stage, node, i) is None]
 
 
-def unverified_hits(stage: StageScript, hit: Callable[[str], bool]) -> Iterator[tuple[str, str]]:
+def unverified_hits(stage: StageScript, hit: Callable[[str], bool],
+                    inbound: bool = False) -> Iterator[tuple[str, str]]:
     """Nodes the call can reach with identity still unconfirmed (from every root, not crossing a
     confirming edge) for which `hit(name)` is true, each with the path that reaches it first;
     the walk does not go on past a hit.  The identity-first check and the debt-notice check
-    share it, so "before identity" means one thing."""
-    parents: dict[str, tuple[str, str] | None] = {r: None for r in roots(stage)}
+    share it, so "before identity" means one thing.  `inbound`: a call the debtor placed, where
+    only a knowledge check's verified answer confirms (the engine ignores a bare yes there)."""
+    starts = inbound_roots(stage) if inbound else roots(stage)
+    parents: dict[str, tuple[str, str] | None] = {r: None for r in starts}
     queue = deque(parents)
     while queue:
         name = queue.popleft()
@@ -105,7 +122,10 @@ def unverified_hits(stage: StageScript, hit: Callable[[str], bool]) -> Iterator[
             yield name, "; ".join(reversed(path)) or f"{name} is entered first"
             continue
         for edge in edges(stage, name):
-            confirms = edge.intent == "confirm_identity" or (edge.intent == "affirm" and node.identity_check)
+            if inbound:
+                confirms = edge.intent == "confirm_identity" and node.knowledge_check is not None
+            else:
+                confirms = edge.intent == "confirm_identity" or (edge.intent == "affirm" and node.identity_check)
             if confirms or edge.target == RESUME or edge.target not in stage.nodes:
                 continue
             if edge.target not in parents:

@@ -21,6 +21,7 @@ Outcome = Literal[
 # Outcomes that record a commitment to pay: only ever entered after a yes to a read-back.
 PROMISE_OUTCOMES = frozenset({"promise_to_pay", "partial_payment"})
 EntityName = Literal["date", "amount"]
+KnowledgeFact = Literal["date_of_birth", "postal_code"]
 SlotName = Literal["promise_date", "promised_amount", "callback_time"]
 
 _INTENT_KEYS = {"propertyNames": {"enum": list(INTENTS)}}
@@ -82,6 +83,10 @@ class Node(_Strict):
         default_factory=dict, description="intent -> next node", json_schema_extra=_INTENT_KEYS)
     default: str | None = Field(None, description="next node for any intent not handled")
     next: str | None = Field(None, description="continue to this node at once, without waiting")
+    on_broken_promise: str | None = Field(
+        None, description="on a call following up a broken promise, continue here instead of "
+                          "`next`; only nodes past this branch may say {prior_promise_amount} "
+                          "and {prior_promise_date}")
     capture: dict[EntityName, SlotName] = Field(
         default_factory=dict, description="entity -> slot filled from the debtor's answer")
     on_capture: str | None = Field(
@@ -91,6 +96,11 @@ class Node(_Strict):
         default_factory=dict, description="slot -> node to go to when the slot is still empty")
     identity_check: bool = Field(
         False, description="this prompt asks whether we speak to the debtor: `affirm` confirms")
+    knowledge_check: KnowledgeFact | None = Field(
+        None, description="this prompt asks a caller for something only the debtor knows (on a "
+                          "call the debtor placed): an answer matching the account confirms "
+                          "identity and takes `on.confirm_identity`; another answer counts as a "
+                          "failed try (settings.max_verification_failures)")
     interruptible: bool = Field(True, description="false for legal disclosures")
     disclosure: DisclosureName | None = Field(
         None, description="this prompt says a disclosure the jurisdiction requires; it is always "
@@ -141,6 +151,15 @@ class StageSettings(_Strict):
                           "owe?\"); counted against max_reprompts, then on_retry_limit. None: the "
                           "waiting node's reprompt")
     max_turns: int = Field(40, ge=1, description="safety cap on debtor turns per call")
+    verify_caller: str | None = Field(
+        None, description="on a call the debtor placed: the `knowledge_check` node the engine goes "
+                          "to when a prompt would disclose before identity (instead of "
+                          "verify_identity, whose yes proves nothing on an inbound call)")
+    max_verification_failures: int = Field(
+        2, ge=1, description="wrong answers to a knowledge check before on_verification_failed")
+    on_verification_failed: str | None = Field(
+        None, description="node after too many wrong answers (a polite close or a transfer); "
+                          "None: on_retry_limit")
     voicemail: str | None = Field(
         None, description="limited-content message left on an answering machine: a caller name "
                           "that does not reveal a debt, who to ask for, a callback number; never "
@@ -150,6 +169,9 @@ class StageSettings(_Strict):
 class StageScript(_Strict):
     stage: str
     start: str
+    inbound_start: str | None = Field(
+        None, description="first node when the debtor calls in (a callback): it must verify "
+                          "identity with a knowledge_check before any debt detail")
     settings: StageSettings
     global_: dict[str, str] = Field(
         default_factory=dict, alias="global",
@@ -163,12 +185,34 @@ class DaysRange(_Strict):
     max: int | None = Field(None, ge=0)
 
 
+class FollowUpPolicy(_Strict):
+    """What follows a promise made in this stage (telephony/campaign/follow_up.py applies it;
+    dialogue/promises.py judges kept or broken)."""
+
+    reminder_days_before: int = Field(
+        1, ge=0, description="SMS `promise_reminder` (a template under this stage's sms:) this many "
+                             "days before the promised date, while unpaid; 0: no reminder")
+    check_days_after: int = Field(
+        1, ge=1, description="an unpaid promise is judged (partly kept or broken) at the start of "
+                             "this many days after the promised date, on the debtor's clock")
+    call_when_broken: bool = Field(
+        True, description="a broken promise (nothing paid) gets a follow-up call, which takes the "
+                          "script's `on_broken_promise` branch")
+    escalate_after_broken: int | None = Field(
+        2, ge=1, description="this many broken promises of one account: no more follow-up calls, "
+                             "the account goes to a human queue; null: never")
+    escalation_queue: str = Field("collections", description="the human queue escalated accounts go to")
+
+
 class StageEntry(_Strict):
     name: str
     days_overdue: DaysRange
     script: str = Field(description="dialogue file of this stage, relative to the strategy")
     voices: list[str] = Field(min_length=1, description="voice ids; redials rotate through them")
     sms: dict[str, str] = Field(default_factory=dict, description="trigger -> SMS template name")
+    follow_up: FollowUpPolicy | None = Field(
+        None, description="reminder, check, follow-up call and escalation after a promise made in "
+                          "this stage; none: promises are recorded but not followed up")
 
 
 class NluConfig(_Strict):

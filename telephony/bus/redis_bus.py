@@ -27,6 +27,7 @@ from redis.exceptions import InvalidResponse, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from telephony.bus.base import Bus, BusError, BusUnavailable, Event, Subscription, encode_event
+from telephony.metrics import BUS_FAILURES
 
 T = TypeVar("T")
 
@@ -176,13 +177,16 @@ class RedisBus(Bus):
         try:
             return await asyncio.wait_for(awaitable, limit)
         except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError) as exc:
+            BUS_FAILURES.labels(reason="unavailable").inc()
             detail = str(exc) or type(exc).__name__
             raise BusUnavailable(f"Redis bus at {self.description} is unreachable "
                                  f"({op}): {detail}") from exc
         except InvalidResponse as exc:
+            BUS_FAILURES.labels(reason="unavailable").inc()
             raise BusUnavailable(f"Redis bus at {self.description}: the server there does not speak "
                                  f"Redis ({op}): {exc}") from exc
         except RedisError as exc:
+            BUS_FAILURES.labels(reason="refused").inc()
             raise BusError(f"Redis bus at {self.description} refused {op}: {exc}") from exc
 
     @staticmethod

@@ -171,7 +171,8 @@ class InMemoryStore:
     def attempts_since(self, account_id: str, since: datetime) -> list[Attempt]:
         with self._lock:
             at, results = utc(since).timestamp(), self._results.get(account_id, {})
-            return sorted((Attempt(datetime.fromtimestamp(v, timezone.utc), *results.get(call_id, (False, False)))
+            return sorted((Attempt(datetime.fromtimestamp(v, timezone.utc), *results.get(call_id, (False, False)),
+                                   ref=call_id)
                            for call_id, v in self._contacts.get(account_id, {}).items() if v >= at),
                           key=lambda a: a.at)
 
@@ -224,6 +225,14 @@ class InMemoryStore:
             state = state.model_copy(update={"status": "done", "final": final, "next_at": None,
                                              "waiting_for": None, "updated_at": now})
             self._save(campaign, state)
+
+    def restate(self, campaign: str, state: AccountState) -> bool:
+        with self._lock:
+            c = self._c(campaign)
+            if state.account_id not in c.accounts or self._lease_value(state.account_id) is not None:
+                return False
+            self._save(campaign, state)
+            return True
 
     def calls(self, campaign: str) -> list[CallRecord]:
         with self._lock:

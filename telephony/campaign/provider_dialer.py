@@ -3,8 +3,10 @@
 The provider only says whether the carrier took the request; the conversation itself runs on
 the media-stream server, which may be another process on another machine.  So the outcome is
 learnt from the server's live feed: `call.started` (the callee answered and the stream is up)
-and `call.ended` (with the call's result), matched by the carrier's call id.  No stream within
-the ring time counts as no answer, and the call is hung up so it cannot connect later.
+and `call.ended` (with the call's result), matched by the carrier's call id.  A carrier that
+reports call status (Twilio's status callbacks, `call.status` on the same channel) says at once
+that the call was busy, unanswered or failed; without that word, no stream within the ring
+time counts as no answer, and the call is hung up so it cannot connect later.
 
 With the LocalProvider (development, the demo) each account's `sim_debtor` columns script the
 callee, as for SimulatedDialer (both read them through scripted_callee.py), and `sim_answer`
@@ -60,7 +62,9 @@ class ProviderDialer:
                 return CallAnswer("failed", error=f"carrier refused the call: {exc}")
             if placed.status in NOT_CONNECTED:
                 return CallAnswer(NOT_CONNECTED[placed.status])  # type: ignore[arg-type]
-            started = await self._next(events, "call.started", placed.call_id, self.ring_s)
+            started = await self._answered(events, placed.call_id)
+            if isinstance(started, CallAnswer):  # the carrier said it never connected
+                return started
             if started is None:
                 with contextlib.suppress(ProviderError):
                     await self.provider.hang_up(placed.call_id)
@@ -74,6 +78,21 @@ class ProviderDialer:
                    "stage": request.stage, "voice": ended.get("voice") or request.voice,
                    "attempt": request.conversation, **result}
         return CallAnswer("answered", summary)
+
+    async def _answered(self, events, carrier_call_id: str) -> dict[str, Any] | CallAnswer | None:
+        """`call.started`, or the carrier's final status for a call that never connected,
+        whichever comes first within the ring time; None when neither came."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.ring_s
+        while (left := deadline - loop.time()) > 0:
+            event = await events.get(timeout=left)
+            if not event or event.get("carrier_call_id") != carrier_call_id:
+                continue
+            if event.get("type") == "call.started":
+                return event
+            if event.get("type") == "call.status" and event.get("status") in NOT_CONNECTED:
+                return CallAnswer(NOT_CONNECTED[event["status"]])  # type: ignore[arg-type]
+        return None
 
     @staticmethod
     async def _next(events, kind: str, carrier_call_id: str, timeout: float) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ from redis.retry import Retry
 
 from telephony.bus.redis_bus import redact_url
 from telephony.campaign.store import StoreUnavailable
+from telephony.metrics import REDIS_STORE_FAILURES
 
 CONNECT_TIMEOUT_S = 2.0
 OP_TIMEOUT_S = 5.0  # a Lua script over one account, or a pipeline of a few commands, takes ms
@@ -73,6 +74,7 @@ def store_operation(what: str) -> Callable[[Callable[Concatenate[S, P], R]], Cal
             try:
                 return method(self, *args, **kwargs)
             except REDIS_DOWN as exc:
+                REDIS_STORE_FAILURES.labels(store=self.store_name).inc()
                 detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 raise StoreUnavailable(f"{self.store_name} at {self.description} is unreachable ({what}): "
                                        f"{detail}") from exc

@@ -98,6 +98,15 @@ redis.call('DEL', KEYS[1])
 return 1
 """
 
+# KEYS: lease, accounts, state, due   ARGV: id, state json, next epoch or ''
+_RESTATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+if ARGV[3] == '' then redis.call('ZREM', KEYS[4], ARGV[1]) else redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1]) end
+return 1
+"""
+
 
 def _epoch(at: datetime) -> float:
     return utc(at).timestamp()
@@ -117,6 +126,7 @@ class RedisStore:
         self._claim = client.register_script(_CLAIM)
         self._renew = client.register_script(_RENEW)
         self._settle = client.register_script(_SETTLE)
+        self._restate = client.register_script(_RESTATE)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "voicebot") -> "RedisStore":
@@ -236,7 +246,8 @@ class RedisStore:
         out = []
         for call_id, score in scores:
             flags = results.get(call_id, "00")
-            out.append(Attempt(datetime.fromtimestamp(score, timezone.utc), flags[0] == "1", flags[1] == "1"))
+            out.append(Attempt(datetime.fromtimestamp(score, timezone.utc), flags[0] == "1", flags[1] == "1",
+                               ref=call_id))
         return out
 
     @store_operation("record a call's result")
@@ -295,6 +306,12 @@ class RedisStore:
         pipe.hset(self._ck(campaign, "state"), account_id, state.model_dump_json())
         pipe.zrem(self._ck(campaign, "due"), account_id)
         pipe.execute()
+
+    @store_operation("restate an account")
+    def restate(self, campaign: str, state: AccountState) -> bool:
+        keys = [self.key("lease", state.account_id), self._ck(campaign, "accounts"), self._ck(campaign, "state"),
+                self._ck(campaign, "due")]
+        return bool(self._restate(keys=keys, args=[state.account_id, state.model_dump_json(), self._next(state)]))
 
     @store_operation("read the call log")
     def calls(self, campaign: str) -> list[CallRecord]:

@@ -26,7 +26,8 @@ class AccountState(BaseModel):
     last_outcome: str | None = None
     voices: list[str] = []            # voice of each answered call, in order
     next_at: datetime | None = None   # earliest next dial (UTC)
-    waiting_for: str | None = None    # retry | redial | callback | window | daily_cap | weekly_cap
+    waiting_for: str | None = None    # retry | redial | callback | promise_follow_up | window | daily_cap | weekly_cap
+    follow_up: dict | None = None     # the broken promise the next dials are about (follow_up.py)
     note: str | None = None
     updated_at: datetime | None = None
 

@@ -111,6 +111,12 @@ class CampaignStore(AccountFlags, Protocol):
         """Finish an account without a lease (used for opt-outs found at claim time)."""
         ...
 
+    def restate(self, campaign: str, state: AccountState) -> bool:
+        """Replace the state of an account no worker holds: pending with a `next_at` puts it
+        back in play (a broken promise's follow-up call), done keeps it out (an escalation).
+        False, and nothing changed, while a worker holds it or the campaign does not know it."""
+        ...
+
     def calls(self, campaign: str) -> list[CallRecord]: ...
 
     def erase_account(self, account_id: str, *, dry_run: bool = False) -> AccountErasure:

@@ -34,17 +34,22 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from loguru import logger
 
 from dialogue.accounts import Account
-from dialogue.compliance.rules import Decision, debtor_time, may_call
+from dialogue.compliance.rules import Decision, debtor_time
+from dialogue.promises import with_prior_promise
 from telephony.campaign.clock import Clock, SystemClock
 from telephony.campaign.config import CampaignConfig
+from telephony.campaign.dial_history import DialHistory
 from telephony.campaign.dialer import CallAnswer, CallRequest, Dialer
 from telephony.campaign.leases import LeaseKeeper
 from telephony.campaign.opt_outs import OptOuts
+from telephony.campaign.promise_follow_ups import PromiseFollowUps
 from telephony.campaign.schedule import after_call, contact_gate
 from telephony.campaign.stages import ScriptsFor, engine_scripts, stage_for, voice_for
 from telephony.campaign.state import AccountState, CallRecord, Lease
 from telephony.campaign.store import CampaignStore
 from telephony.compliance_gate import AuditLog, blocked_entry
+from telephony.contact_history import ContactHistory, HistoryUnavailable
+from telephony.metrics import dial_ended
 
 
 
@@ -63,7 +68,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 CAP_LOOKBACK = timedelta(days=8)
-RULES_LOOKBACK = timedelta(days=35)  # longer than any profile's rolling window
 
 
 def default_worker_id() -> str:
@@ -106,9 +110,12 @@ class CampaignWorker:
                  config: CampaignConfig | None = None, clock: Clock | None = None,
                  worker_id: str | None = None, sms: AfterCallTexts | None = None,
                  listener: CampaignListener | None = None, scripts_for: ScriptsFor = engine_scripts,
-                 audit: AuditLog | None = None, opt_outs: OptOuts | None = None):
+                 audit: AuditLog | None = None, opt_outs: OptOuts | None = None,
+                 follow_ups: PromiseFollowUps | None = None, history: ContactHistory | None = None):
         """`opt_outs`: where opt-outs are recorded and asked, journal first (the CLI always
-        gives one); default the store alone."""
+        gives one); default the store alone.  `follow_ups`: promises made on this campaign's
+        calls are judged each round and followed up (reminder, call, escalation).  `history`: the
+        one contact history every dial is judged with and recorded in (dial_history.py)."""
         self.store, self.dialer, self.campaign = store, dialer, campaign
         self.config = config or CampaignConfig()
         self.clock = clock or SystemClock()
@@ -118,6 +125,9 @@ class CampaignWorker:
         self.scripts_for = scripts_for
         self.audit = audit  # JSONL copy of every blocked attempt (the store keeps one per campaign)
         self.opt_outs = opt_outs or OptOuts(store)
+        self.follow_ups = follow_ups
+        self.dials = DialHistory(store, history)
+        self._attempt_ids: dict[str, str | None] = {}  # campaign call id -> its contact-history attempt
         self._unsaved: list[FinishedCall] = []  # outcomes the store could not take yet
         self._accounts: dict[str, Account] = {}
         self._result = RunResult(self.worker_id)
@@ -167,9 +177,10 @@ class CampaignWorker:
                 if down:
                     logger.warning(f"campaign {self.campaign}: the campaign store answers again")
                     down = False
-            except self.store.unavailable as exc:
+            except (*self.store.unavailable, HistoryUnavailable) as exc:
                 if not down:  # once per outage, not once per poll
-                    logger.error(f"campaign {self.campaign}: the campaign store is unreachable "
+                    which = "contact history" if isinstance(exc, HistoryUnavailable) else "campaign store"
+                    logger.error(f"campaign {self.campaign}: the {which} is unreachable "
                                  f"({type(exc).__name__}: {exc}); calls on the line go on, their outcomes "
                                  f"are kept and opt-outs journaled; retrying every {self.config.poll_s} s")
                 down = True
@@ -181,6 +192,8 @@ class CampaignWorker:
         now = self.clock.now()
         if until is not None and now >= until:
             return True
+        if self.follow_ups is not None:  # may put an account back in play, due now or later
+            await _io(self.follow_ups.review, self._accounts, now)
         started = await self._start_due(tasks, now)
         if self.sms is not None:
             await _io(self.sms.send_due, now)
@@ -191,7 +204,9 @@ class CampaignWorker:
             return False
         next_due = await _io(self.store.next_due, self.campaign)
         sms_due = await _io(self.sms.next_due) if (self.sms is not None and follow and until is not None) else None
-        if next_due is None and sms_due is None:
+        promise_due = (self.follow_ups.next_due() if (self.follow_ups is not None and follow and until is not None)
+                       else None)  # a promise's reminder or check ahead
+        if next_due is None and sms_due is None and promise_due is None:
             return True  # every account settled (and, when following to a deadline, every SMS sent)
         if next_due is not None and next_due <= now:
             # Due, but another worker holds it or every line is busy: wait in real time.
@@ -199,11 +214,11 @@ class CampaignWorker:
             return False
         if not follow:
             return True
-        upcoming = [t for t in (next_due, sms_due) if t is not None]
+        upcoming = [t for t in (next_due, sms_due, promise_due) if t is not None]
         if until is not None and min(upcoming) >= until:
             return True  # nothing of ours can happen before the deadline; other workers' calls
             # still in progress reschedule their accounts themselves
-        wake = min(t for t in (next_due, sms_due, until) if t is not None)
+        wake = min(t for t in (next_due, sms_due, promise_due, until) if t is not None)
         await self.clock.sleep(max(0.0, (wake - now).total_seconds()))
         return False
 
@@ -288,18 +303,25 @@ class CampaignWorker:
         if gate is not None and not gate.allowed:
             own = Decision(False, gate.reason, f"campaign setting {gate.reason}", gate.next_at, "campaign")
             return await self._blocked(lease, state, account, own, now, gate.next_at, gate.reason)
-        attempts = await _io(self.store.attempts_since, account.id, now - RULES_LOOKBACK)
-        decision = may_call(account, attempts, now, opted_out=await _io(self.opt_outs.is_opted_out, account.id))
+        call_id, opted_out = uuid.uuid4().hex[:12], await _io(self.opt_outs.is_opted_out, account.id)
+        decision, attempt_id = await _io(self.dials.judge, account, now, opted_out, call_id)
         if not decision.allowed:
             later = ((debtor.next_opening([self.config.calling_window], decision.next_allowed_at)
                       or decision.next_allowed_at) if decision.next_allowed_at else None)
             return await self._blocked(lease, state, account, decision, now, later, decision.rule)
         state = state.model_copy(update={"attempts": state.attempts + 1, "updated_at": now})
         conversation = state.answered + 1
+        if state.follow_up:  # the script's on_broken_promise branch says the promise
+            account = with_prior_promise(account, state.follow_up)
         request = CallRequest(account=account, stage=stage, attempt=state.attempts, conversation=conversation,
                               voice=voice_for(account, stage, conversation, self.scripts_for),
-                              call_id=uuid.uuid4().hex[:12], today=debtor.local_date(now))
-        await _io(self.store.begin_call, lease, request.call_id, now, state)
+                              call_id=call_id, today=debtor.local_date(now))
+        try:
+            await _io(self.store.begin_call, lease, request.call_id, now, state)
+        except BaseException:
+            self.dials.not_placed(attempt_id)
+            raise
+        self._attempt_ids[call_id] = attempt_id
         self._keeper.add(lease)
         self.listener.call_started(request)
         return asyncio.create_task(self._call(lease, state, request), name=f"call-{account.id}")
@@ -332,6 +354,7 @@ class CampaignWorker:
         except Exception as exc:  # noqa: BLE001 - a failed dial is an outcome, retried on schedule
             answer = CallAnswer("failed", error=f"{type(exc).__name__}: {exc}")
         ended, wall_end = self.clock.now(), time.time()
+        dial_ended(answer.status, answer.outcome)
         if answer.outcome == "opted_out":  # durable first, before anything about the call
             self.opt_outs.journal_only(request.account.id, ended, f"campaign:{self.campaign}",
                                        call_id=request.call_id, worker=self.worker_id)
@@ -364,9 +387,13 @@ class CampaignWorker:
             # finish() adds an opt-out to the store's set even when the lease was lost meanwhile.
             await _io(self.store.finish, call.lease, call.state, call.record, opt_out=answer.outcome == "opted_out")
             call.finished = True
+            self.dials.ended(self._attempt_ids.pop(request.call_id, None), answer,
+                             answered and "identity_confirmed" in (summary.get("tags") or []))
             self._keeper.remove(call.lease)  # renewed until now, so a short outage does not lose it
         if self.sms is not None and answered:
             await _io(self.sms.after_call, request.account, summary, call.record.ended_at)
+        if self.follow_ups is not None and answered:
+            self.follow_ups.call_ended()  # its promise, if it made one, is in the book now
         self.listener.call_ended(call.record, call.state)
 
 

@@ -177,6 +177,23 @@ class HandoffQueue:
                                               "queue": self.name, "packet": packet.model_dump(mode="json")})
         return QueueEntry(packet=packet, state=PacketState.WAITING)
 
+    async def file_decided(self, packet: HandoffPacket, state: PacketState, **detail: Any) -> QueueEntry:
+        """Store a packet whose fate was settled while the queue could not be reached (the
+        call went on without it: telephony/handoff/outbox.py).  Decided first, then stored, so
+        no desk is ever offered a call that has ended; a decision already taken (an agent's
+        claim before the bus went away) stands.  Idempotent."""
+        if packet.queue != self.name:
+            raise ValueError(f"packet for queue {packet.queue!r} filed in queue {self.name!r}")
+        if state is PacketState.WAITING:
+            raise ValueError("a packet filed late is decided: unclaimed, abandoned or claimed")
+        marker = json.dumps({"state": state.value, "at": self._now().isoformat(), **detail})
+        won = await self.bus.claim_once(self._claim_key(packet.call_id), marker)
+        await self.bus.put_record(self._collection, packet.call_id, packet.model_dump_json())
+        if won:
+            await self.bus.publish(self.channel, {"type": f"handoff.{state.value}", "call_id": packet.call_id,
+                                                  "queue": self.name, "filed_late": True, **detail})
+        return self._entry(packet, marker if won else await self.bus.read_claim(self._claim_key(packet.call_id)))
+
     async def claim(self, call_id: str, agent_id: str, *, endpoint: str | None = None) -> ClaimAttempt:
         """An agent takes a call.  Exactly one of any number of racing agents wins; a claim
         after the call gave up or hung up loses too (the entry says which)."""

@@ -9,13 +9,15 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dialogue.promises import REMINDER_TRIGGER
 from telephony.campaign.config import parse_duration
 from telephony.campaign.windows import LocalWindow
 
 AFTER_CALL = "after_call_no_payment"   # the bill, minimum payment and how to pay, after a call without payment
 FIVE_DAYS = "five_days_unpaid"         # card suspension and credit record, 5 days after the first reminder
 EIGHT_DAYS = "eight_days_unpaid"       # contract and legal liability, 8 days after it
-TRIGGERS = (AFTER_CALL, FIVE_DAYS, EIGHT_DAYS)
+PROMISE_REMINDER = REMINDER_TRIGGER    # before a promised date (the stage's follow_up: policy), once per promise
+TRIGGERS = (AFTER_CALL, FIVE_DAYS, EIGHT_DAYS, PROMISE_REMINDER)
 
 
 class SmsConfig(BaseModel):

@@ -13,6 +13,7 @@ class PendingSms(BaseModel):
     reference_at: datetime # the first reminder (the call) the delays count from
     due_at: datetime       # earliest send time, already moved into a send window
     held: str | None = None  # why it waits past its trigger time: window | weekly_cap | send_error
+    ref: str | None = None   # what a trigger that may fire again is about (a promise reminder: the promise)
 
     @property
     def account_id(self) -> str:
@@ -20,8 +21,8 @@ class PendingSms(BaseModel):
 
     @property
     def key(self) -> str:
-        """One message per account and trigger, ever: a trigger fires once."""
-        return f"{self.account_id}:{self.trigger}"
+        """One message per account and trigger (and ref), ever: a trigger fires once."""
+        return f"{self.account_id}:{self.trigger}" + (f"#{self.ref}" if self.ref else "")
 
 
 class SmsMessage(BaseModel):

@@ -36,6 +36,7 @@ from dialogue.session import account_values
 from telephony.campaign.clock import Clock, SystemClock, utc
 from telephony.campaign.stages import engine_scripts
 from telephony.campaign.store import AccountFlags
+from telephony.contact_history import ContactAttempt, ContactHistory
 from telephony.sms.config import AFTER_CALL, EIGHT_DAYS, FIVE_DAYS, SmsConfig
 from telephony.sms.models import PendingSms, SmsMessage
 from telephony.sms.outbox import SmsSender
@@ -49,8 +50,12 @@ SEND_RETRY = timedelta(minutes=5)
 class SmsTriggers:
     def __init__(self, store: SmsStore, sender: SmsSender, flags: AccountFlags,
                  clock: Clock | None = None, config: SmsConfig | None = None,
-                 scripts_for: Callable[[str], LocaleScripts] = engine_scripts):
+                 scripts_for: Callable[[str], LocaleScripts] = engine_scripts,
+                 history: ContactHistory | None = None):
+        """`history`: the contact history each text sent is recorded in (an attempt on the
+        `sms` channel: the record shows it, and the caps count it where a profile says so)."""
         self.store, self.sender, self.flags = store, sender, flags
+        self.history = history
         self.clock = clock or SystemClock()
         self.config = config or SmsConfig()
         self.scripts_for = scripts_for
@@ -73,6 +78,20 @@ class SmsTriggers:
             planned.append(self._plan(account, FIVE_DAYS, reference, at + self.config.five_days))
             planned.append(self._plan(account, EIGHT_DAYS, reference, at + self.config.eight_days))
         return [msg for msg in planned if msg is not None and self.store.schedule(msg)]
+
+    def plan(self, account: Account, trigger: str, when: datetime, reference: datetime,
+             ref: str | None = None) -> PendingSms | None:
+        """Queue one `trigger` message for `account` at the first send window from `when`: the
+        promise follow-up's reminder (`account` carries the promise it names, `ref` its id, so
+        each promise is reminded of once).  None when it was planned before, the debtor opted
+        out, or their local hour can never be known."""
+        if self.flags.is_opted_out(account.id):
+            return None
+        msg = self._plan(account, trigger, utc(reference), utc(when))
+        if msg is None:
+            return None
+        msg = msg.model_copy(update={"ref": ref})
+        return msg if self.store.schedule(msg) else None
 
     def _windows(self, debtor: DebtorTime) -> list[CallingWindow]:
         """The configured send windows, cut to the debtor's jurisdiction's calling window."""
@@ -139,6 +158,9 @@ class SmsTriggers:
             self._hold(msg, debtor.next_opening(windows, now + SEND_RETRY) or now + SEND_RETRY, "send_error")
             return None
         self.store.complete(msg, "sent", now)
+        if self.history is not None:  # queued by the history's writer: sending never waits on it
+            self.history.record(ContactAttempt(account.id, message.to, "sms", "outbound", "sms", now,
+                                               call_id=message.id, outcome="sent"))
         return message
 
     def compose(self, account: Account, msg: PendingSms, now: datetime) -> SmsMessage:

@@ -11,7 +11,9 @@ from voicebot.cli.compliance_cmd import compliance_app
 from voicebot.cli.logging_setup import LogFormat, configure_logging
 from voicebot.cli.nlu_cmd import nlu_app
 from voicebot.cli import nlu_train_cmd  # noqa: F401  (registers nlu train / augment)
+from voicebot.cli.payments_cmd import payments_app
 from voicebot.cli.records_cmd import records_app
+from voicebot.cli import records_migrate_cmd  # noqa: F401  (registers records migrate)
 from voicebot.cli.scripts_cmd import scripts_app
 from voicebot.cli.serve_cmd import serve
 from voicebot.cli.simulate_cmd import simulate
@@ -36,6 +38,7 @@ app.add_typer(nlu_app, name="nlu")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(users_app, name="users")
 app.add_typer(records_app, name="records")
+app.add_typer(payments_app, name="payments")
 app.add_typer(compliance_app, name="compliance")
 app.command()(chat)
 app.command()(simulate)

@@ -12,14 +12,17 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
+from prometheus_client import start_http_server
 from rich.console import Console
 
 from dialogue.accounts import AccountError, load_accounts
 from telephony.backend import DEFAULT_STATE_FILE, CampaignBackend, open_backend
 from telephony.campaign.clock import Clock, ManualClock, ShiftedClock, SystemClock, parse_instant
-from telephony.campaign.config import CampaignConfig
+from telephony.campaign.config import CampaignConfig, parse_duration
+from telephony.campaign.follow_up import default_grace
 from telephony.campaign.opt_out_journal import ENV_JOURNAL, OptOutJournal, journal_path
 from telephony.campaign.opt_outs import OptOuts
+from telephony.campaign.promise_follow_ups import PromiseFollowUps
 from telephony.campaign.provider_dialer import ProviderDialer, local_callee
 from telephony.campaign.report import ProgressListener, progress_bar, summary_table, totals
 from telephony.campaign.store import StoreUnavailable
@@ -27,6 +30,9 @@ from telephony.campaign.worker import CampaignWorker, default_worker_id
 from telephony.compliance_gate import AuditLog
 from telephony.sms.config import SmsConfig
 from telephony.sms.triggers import SmsTriggers
+from voicebot.cli.users_cmd import open_store
+from voicebot.records.contact_history import StoredContactHistory
+from voicebot.records.promise_book import SqlPromiseBook
 from voicebot.simulated_dialer import SimulatedDialer
 
 campaign_app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -103,6 +109,18 @@ def run(
                                           "server (ws://HOST:PORT) instead of in-process; outcomes come "
                                           "from its live feed, so it must share --redis/REDIS_URL"),
     token: str = typer.Option(None, help="with --server: the server's stream token", envvar="VOICEBOT_TOKEN"),
+    database: str = typer.Option(None, envvar="VOICEBOT_DATABASE_URL",
+                                 help="records store (calls and the promise book; with --server, the server's); "
+                                      "default RECORDS/records.db"),
+    follow_ups: bool = typer.Option(True, "--follow-ups/--no-follow-ups",
+                                    help="follow up promises made on the calls: reminder SMS, check, a call for "
+                                         "a broken one, escalation (each stage's follow_up: policy)"),
+    promise_grace: str = typer.Option(None, help="how late a payment may be and still keep its promise, e.g. 1d "
+                                                 "(default: $VOICEBOT_PROMISE_GRACE, else none)"),
+    metrics_port: int = typer.Option(None, help="serve Prometheus metrics (dials by outcome, Redis failures) "
+                                                "on this port, at /metrics, no auth: bind it to the operator "
+                                                "network", envvar="VOICEBOT_CAMPAIGN_METRICS_PORT"),
+    metrics_host: str = typer.Option("127.0.0.1", help="interface of --metrics-port"),
 ) -> None:
     """Dial the campaign's due accounts: windows, caps, retries, voice rotation, opt-outs."""
     os.environ.setdefault("LOGURU_LEVEL", "WARNING")
@@ -116,23 +134,36 @@ def run(
             lease_ttl_s=lease_ttl)
         sms_config = SmsConfig(send_windows=sms_windows, max_per_week=sms_per_week)
         clock = _clock(at, virtual_time)
+        grace = parse_duration(promise_grace) if promise_grace else default_grace()
     except (AccountError, ValueError) as exc:
         raise _fail(str(exc)) from None
     deadline = _instant(until)
     name = campaign or accounts.stem
+    if metrics_port is not None:  # telephony/metrics.py's counters, for the run's whole length
+        try:
+            start_http_server(metrics_port, addr=metrics_host)
+        except OSError as exc:
+            raise _fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}") from None
     backend = _backend(redis_url, prefix, None if redis_url or os.environ.get("REDIS_URL") else state, outbox)
-    triggers = SmsTriggers(backend.sms_store, backend.outbox, backend.store, clock, sms_config) if sms else None
+    records_store = open_store(database, records)  # the one contact history; calls and promises, for the console too
+    history = StoredContactHistory(records_store)   # every dial and text is judged with it and recorded in it
+    triggers = (SmsTriggers(backend.sms_store, backend.outbox, backend.store, clock, sms_config, history=history)
+                if sms else None)
+    book = records_store if follow_ups else None
     if server:
         bus_url = redis_url or os.environ.get("REDIS_URL")
         if not bus_url:
             raise _fail("--server needs --redis or REDIS_URL: the server reports each call's end on that bus")
         dialer = carrier_dialer(server, token, bus_url)
     else:
-        dialer = SimulatedDialer(speed=speed, records_dir=records, ring_s=ring_s)
+        dialer = SimulatedDialer(speed=speed, records_dir=records, ring_s=ring_s, records=book)
+    promise_steps = (PromiseFollowUps(SqlPromiseBook(book), backend.store, name, sms=triggers, grace=grace)
+                     if book is not None else None)
     worker = CampaignWorker(backend.store, dialer, name, config=config, clock=clock,
                             worker_id=worker_id or default_worker_id(), sms=triggers,
                             audit=AuditLog(audit) if audit else None,
-                            opt_outs=OptOuts(backend.store, OptOutJournal(opt_out_journal or journal_path(records))))
+                            opt_outs=OptOuts(backend.store, OptOutJournal(opt_out_journal or journal_path(records))),
+                            follow_ups=promise_steps, history=history)
     if not as_json:
         console.print(f"[bold]campaign[/] {name}: {len(rows)} accounts, worker {worker.worker_id}, "
                       f"state in {backend.where}")
@@ -147,6 +178,7 @@ def run(
         raise _fail(str(exc)) from None
     finally:
         backend.save()
+        records_store.close()  # its queued writes (attempts' outcomes, the last turns, promises) reach the database
     if as_json:
         summary = totals(backend.store.states(name), backend.store.calls(name), backend.store.blocked(name)).to_dict()
         print(json.dumps({"campaign": name, "worker": result.worker, "deferred": result.deferred,
@@ -199,16 +231,23 @@ def send_sms(
     sms_windows: str = typer.Option("09:00-11:00,15:00-17:00", help="local SMS send windows"),
     sms_per_week: int = typer.Option(3, min=1, help="SMS per account in any 7 days"),
     state: Path = typer.Option(DEFAULT_STATE_FILE, help="state file when running without Redis"),
+    database: str = typer.Option(None, envvar="VOICEBOT_DATABASE_URL",
+                                 help="records store whose contact history each text sent goes to; "
+                                      "default RECORDS/records.db"),
+    records: Path = typer.Option(Path("var/calls"), help="records folder (for the default database)"),
 ) -> None:
     """Send the SMS that are due now (run it from cron between campaign runs)."""
     backend = _backend(redis_url, prefix, state, outbox)
     clock = _clock(at, False)
+    records_store = open_store(database, records)
     triggers = SmsTriggers(backend.sms_store, backend.outbox, backend.store, clock,
-                           SmsConfig(send_windows=sms_windows, max_per_week=sms_per_week))
+                           SmsConfig(send_windows=sms_windows, max_per_week=sms_per_week),
+                           history=StoredContactHistory(records_store))
     try:
         sent = triggers.send_due()
     finally:
         backend.save()
+        records_store.close()
     for message in sent:
         typer.echo(f"{message.account_id} {message.trigger} ({message.local_time}): {message.text}")
     pending = backend.sms_store.pending()

@@ -80,6 +80,8 @@ def chat(
     attempt: int = typer.Option(1, min=1, help="call attempt number (redials rotate voices and wording)"),
     today: str = typer.Option(None, help="the call's date, YYYY-MM-DD (default: today)"),
     as_json: bool = typer.Option(False, "--json", help="one JSON line per turn"),
+    inbound: bool = typer.Option(False, "--inbound", help="the debtor calls in (a callback): the "
+                                 "stage's inbound opening, identity by a knowledge check"),
 ) -> None:
     """Run a text call against a stage script."""
     console = Console(highlight=False, soft_wrap=True)
@@ -89,7 +91,8 @@ def chat(
         the_account = load_account(account)
         call_date = date.fromisoformat(today) if today else None
         engine = engine_for(locale)
-        session = engine.start_call(the_account, stage=stage, attempt=attempt, today=call_date)
+        session = engine.start_call(the_account, stage=stage, attempt=attempt, today=call_date,
+                                    inbound=inbound)
     except (AccountError, CallSetupError, ScriptError, FileNotFoundError, KeyError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         typer.echo(f"error: {message}", err=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -69,6 +70,19 @@ def read_history(path: Path) -> dict[str, list[Attempt]]:
     return out
 
 
+def stored_history(database: str | None, records: Path) -> Callable[[str, datetime], list[Attempt]] | None:
+    """Each account's attempts in the records store's contact history up to an instant (the
+    store opened once, read-only use); None when no database is named and the default is absent."""
+    if database is None and not (records / "records.db").is_file():
+        return None
+    from telephony.contact_history import LOOKBACK
+    from voicebot.cli.users_cmd import open_store
+    from voicebot.records.contact_history import StoredContactHistory
+
+    history = StoredContactHistory(open_store(database, records))
+    return lambda account_id, at: history.attempts_since(account_id, at - LOOKBACK)
+
+
 def _local(at: datetime | None, zones: tuple[str, ...]) -> str:
     if at is None:
         return "never" if zones else ""
@@ -97,8 +111,16 @@ def check(
     history: Path | None = typer.Option(None, "--history", help="earlier attempts (CSV or JSON lines)"),
     opted_out: str = typer.Option("", "--opted-out", help="comma-separated account ids that opted out"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per account instead of a table"),
+    database: str | None = typer.Option(None, envvar="VOICEBOT_DATABASE_URL",
+                                        help="records store whose contact history (every campaign dial, "
+                                             "server call, call in, text) the rules count; default "
+                                             "RECORDS/records.db when it exists"),
+    records: Path = typer.Option(Path("var/calls"), help="records folder (for the default database)"),
 ) -> None:
-    """May each account be called at --at? If not: the rule, why, and the next allowed time."""
+    """May each account be called at --at? If not: the rule, why, and the next allowed time.
+
+    The attempts counted are the contact history in the records store, as the campaign worker
+    and the server count them, plus any --history file."""
     try:
         when = _instant(at, "--at") if at else datetime.now(timezone.utc)
     except ValueError as exc:
@@ -108,10 +130,12 @@ def check(
     except AccountError as exc:
         raise typer.BadParameter(str(exc)) from None
     past = read_history(history) if history else {}
+    stored = stored_history(database, records)
     stopped = {part.strip() for part in opted_out.split(",") if part.strip()}
     rows = []
     for account in accounts:
-        decision = may_call(account, past.get(account.id, []), when, opted_out=account.id in stopped)
+        attempts = past.get(account.id, []) + (stored(account.id, when) if stored else [])
+        decision = may_call(account, attempts, when, opted_out=account.id in stopped)
         debtor = debtor_time(account)
         local_now = debtor.local(when).strftime("%a %H:%M %Z") if debtor.known else "?"
         rows.append((account.id, local_now, decision))

@@ -136,6 +136,15 @@ def show(report: "RemovalReport", console: Console | None = None) -> None:
         console.print(f"[yellow]kept[/] {len(packets.kept_waiting)} handoff packet(s) still waiting for an "
                       "agent (their calls may be on hold now): "
                       + ", ".join(f"{q}/{c}" for q, c in packets.kept_waiting))
+    if report.contact_attempts:
+        erased = report.scope.startswith("account")
+        console.print(f"contact history: {report.contact_attempts} attempt(s) "
+                      + ("with their phone numbers cleared (the attempts stay: the caps count them)" if erased
+                         else "older than the cut-off and the contact rules' look-back ")
+                      + ("" if erased else ("would go" if report.dry_run else "removed")))
+    if report.promise_rows:
+        console.print(f"promise book: {report.promise_rows} promise(s) and payment(s) "
+                      + ("would go" if report.dry_run else "removed"))
     if report.audit_scrubbed:
         console.print(f"{'would mask' if report.dry_run else 'masked'} phone numbers in "
                       f"{report.audit_scrubbed} older audit entr{'y' if report.audit_scrubbed == 1 else 'ies'}")
@@ -170,7 +179,7 @@ def _execute(records: Path, database: str | None, redis: str | None, prefix: str
 
 def _print(report: "RemovalReport", as_json: bool, account: str | None = None) -> None:
     """The counts (as JSON, or a table); for an erasure, what happens to the opt-out."""
-    from voicebot.records.retention import CAMPAIGN_KEPT, OPT_OUTS_KEPT
+    from voicebot.records.retention import CAMPAIGN_KEPT, HISTORY_KEPT, OPT_OUTS_KEPT
 
     if as_json:
         kept = {"opt_out_kept": report.opt_out_kept} if account else {}
@@ -182,6 +191,7 @@ def _print(report: "RemovalReport", as_json: bool, account: str | None = None) -
         if report.opt_out_kept:
             console.print(f"[bold]kept[/]: the opt-out of {account}: {report.opt_out_kept}")
         console.print(OPT_OUTS_KEPT)
+        console.print(HISTORY_KEPT)
         if report.campaign is not None:
             console.print(CAMPAIGN_KEPT)
 

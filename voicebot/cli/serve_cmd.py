@@ -41,6 +41,11 @@ def serve(
     twilio_from: str = typer.Option(None, help="Twilio number calls and texts come from",
                                     envvar="TWILIO_FROM_NUMBER"),
     public_url: str = typer.Option(None, help="wss://host Twilio connects to, if a proxy changes it"),
+    carrier_secret: list[str] = typer.Option(None, help="NAME=SECRET (repeatable): a carrier's signing secret, "
+                                                        "e.g. plivo=<auth token>, vonage=<signature secret> "
+                                                        "[env VOICEBOT_CARRIER_SECRETS, JSON]"),
+    audiosocket_port: int = typer.Option(None, help="also take Asterisk AudioSocket calls (TCP) on this port",
+                                         envvar="VOICEBOT_AUDIOSOCKET_PORT"),
     max_frame_bytes: int = typer.Option(64 * 1024, help="larger messages close the stream (4413)"),
     warm_up: bool = typer.Option(True, help="load and exercise the models before taking calls"),
     handoff_timeout: float = typer.Option(20.0, help="seconds a transferred call holds for an agent desk "
@@ -60,7 +65,8 @@ def serve(
     opt_out_redis: str = typer.Option(None, help="the campaign store's Redis: its opt-outs are refused "
                                                  "too, and opt-outs heard here are added to it",
                                       envvar="REDIS_URL"),
-    opt_out_prefix: str = typer.Option("voicebot", help="the campaign store's Redis key prefix"),
+    opt_out_prefix: str = typer.Option(None, help="the campaign store's Redis key prefix "
+                                       "(default: VOICEBOT_OPT_OUT_PREFIX, else voicebot)"),
     max_calls: int = typer.Option(None, help="calls at once; the next start is refused with 1013 "
                                              "[default: 100]", envvar="VOICEBOT_MAX_CALLS"),
     start_timeout: float = typer.Option(None, help="seconds a socket has to send its start, else it is "
@@ -80,18 +86,28 @@ def serve(
     retention_purge_every: float = typer.Option(None, min=0, help="hours between the server's purges; 0: "
                                                                   "never (purge from a scheduler) [default: 24]",
                                                 envvar="VOICEBOT_RETENTION_PURGE_EVERY_H"),
+    metrics_token: str = typer.Option(None, help="/metrics answers `Authorization: Bearer` with this "
+                                                 "token; none: /metrics is off",
+                                      envvar="VOICEBOT_METRICS_TOKEN"),
+    drain_timeout: float = typer.Option(None, min=0, help="on SIGTERM, seconds live calls have to end while "
+                                                          "new streams are refused (1001); then the rest "
+                                                          "are cut [default: 300]",
+                                        envvar="VOICEBOT_DRAIN_TIMEOUT_S"),
     log_level: str = typer.Option("INFO", help="DEBUG shows every pipeline frame"),
 ) -> None:
-    """Serve calls over WebSocket: /media/twilio (Twilio Media Streams), /media/pcm (raw PCM)."""
+    """Serve calls over WebSocket, one route per carrier (/media/twilio, /media/telnyx, /media/plivo,
+    /media/vonage, /media/asterisk, /media/pcm), and Asterisk AudioSocket over TCP if asked."""
     os.environ.setdefault("LOGURU_LEVEL", log_level.upper())
     os.environ["VOICEBOT_PROMPT_CACHE_DIR"] = prompt_cache  # read by audio_models.prompt_cache
     import uvicorn  # heavy imports after the log level is set
 
     from dialogue.accounts import AccountError
     from voicebot.server import ServerSettings, create_app
+    from voicebot.server.drain import RECORD_GRACE_S, DrainingServer
     from voicebot.server.retention_task import purge_while_serving
 
     tokens = [t for t in token or [] if t]
+    named_secrets = dict(pair.partition("=")[::2] for pair in carrier_secret or [])
     if not tokens and not twilio_auth_token:
         tokens = [secrets.token_urlsafe(24)]
         typer.echo(f"no --token given; this run accepts streams with token {tokens[0]}")
@@ -104,26 +120,35 @@ def serve(
             start_timeout_s=start_timeout, media_timeout_s=media_timeout,
             max_opening_streams=max_opening_streams,
             max_opening_streams_per_address=max_opening_per_address, retention_days=retention_days,
-            retention_purge_every_h=retention_purge_every)
+            retention_purge_every_h=retention_purge_every, metrics_token=metrics_token,
+            carrier_secrets=named_secrets or None, audiosocket_port=audiosocket_port,
+            audiosocket_host=host if audiosocket_port else None,
+            drain_timeout_s=drain_timeout)
         provider = None
         if twilio_account_sid and twilio_auth_token and twilio_from:
-            from telephony.providers.twilio import TwilioRestProvider
+            from telephony.carriers.twilio.rest import TwilioRestProvider
+            from telephony.carriers.twilio.status import STATUS_PATH, http_public_url
 
-            stream_url = (public_url or f"ws://{host}:{port}").rstrip("/") + "/media/twilio"
+            base = (public_url or f"ws://{host}:{port}").rstrip("/")
             provider = TwilioRestProvider(twilio_account_sid, twilio_auth_token, from_number=twilio_from,
-                                          stream_url=stream_url)
+                                          stream_url=base + "/media/twilio",
+                                          status_callback=http_public_url(base) + STATUS_PATH)
         app = create_app(settings, provider=provider)
         purge_while_serving(app, settings)  # calls past the retention period go once a day
     except (AccountError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"media streams on ws://{host}:{port}/media/twilio and /media/pcm, records in {records}"
+    typer.echo(f"media streams on ws://{host}:{port}/media/<carrier> (twilio, telnyx, plivo, vonage, "
+               f"asterisk, pcm), records in {records}"
                + ("; loading models before the first call" if warm_up else ""))
     typer.echo(f"console on http://{host}:{port}/console (first user: voicebot users add NAME)")
+    typer.echo(f"metrics on http://{host}:{port}/metrics (Authorization: Bearer the metrics token)"
+               if settings.metrics_token else "/metrics is off: no --metrics-token (VOICEBOT_METRICS_TOKEN)")
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
-                            ws_max_size=max(WS_MAX_SIZE_MIN, 4 * max_frame_bytes))
+                            ws_max_size=max(WS_MAX_SIZE_MIN, 4 * max_frame_bytes),
+                            timeout_graceful_shutdown=RECORD_GRACE_S)
     logging.getLogger("uvicorn.error").addFilter(_redact_tokens)  # after Config set logging up
-    uvicorn.Server(config).run()
+    DrainingServer(config, app.state.drain).run()  # SIGTERM: refuse new streams, let calls end
 
 
 def _redact_tokens(record: logging.LogRecord) -> bool:

@@ -41,6 +41,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "claim": frozenset({"agent", "supervisor"}),
     "scripts": frozenset({"supervisor", "script_designer"}),
     "audit": frozenset({"supervisor"}),
+    # The promise book and a debtor's page: those who follow debtors up, not script designers.
+    "promises": frozenset({"supervisor", "agent"}),
 }
 #: what personal data each role sees in clear (`masking.CATEGORIES`); the rest is masked in
 #: every page, JSON answer and export, in the columns and inside transcripts and SMS texts:

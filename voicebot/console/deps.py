@@ -100,7 +100,8 @@ class Console:
                                                                **context})
 
 
-NAV = [("/calls", "Calls", "calls"), ("/dashboard", "Dashboard", "dashboard"), ("/live", "Live", "live"),
+NAV = [("/calls", "Calls", "calls"), ("/dashboard", "Dashboard", "dashboard"), ("/promises", "Promises", "promises"),
+       ("/live", "Live", "live"),
        ("/scripts", "Scripts", "scripts"), ("/audit", "Audit log", "audit")]
 
 

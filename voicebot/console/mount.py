@@ -18,6 +18,7 @@ from voicebot.console.auth import Sessions
 from voicebot.console.deps import PREFIX, Console, Forbidden, SignInRequired
 from voicebot.console.routes_calls import router as calls_router
 from voicebot.console.routes_ops import router as ops_router
+from voicebot.console.routes_promises import router as promises_router
 from voicebot.console.security_headers import SecurityHeaders
 from voicebot.console.sign_in_limits import SignInGuard, SignInPolicy
 from voicebot.console.views import refuse_raw_records
@@ -54,6 +55,7 @@ def mount_console(app: FastAPI, store: RecordStore, *, bus: Bus | None = None, s
     app.router.lifespan_context = lifespan
     app.include_router(calls_router, prefix=PREFIX)
     app.include_router(ops_router, prefix=PREFIX)
+    app.include_router(promises_router, prefix=PREFIX)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC)), name="console-static")
     app.add_middleware(SecurityHeaders, prefix=PREFIX)
 

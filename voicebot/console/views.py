@@ -22,6 +22,7 @@ from telephony.handoff.packet import HandoffPacket, TranscriptLine
 from voicebot.console.auth import Principal
 from voicebot.console.masking import Known, Masker, amounts_in
 from voicebot.records.models import Call, Turn
+from voicebot.records.promises import Payment, Promise
 from voicebot.records.store import RecordStore
 
 #: the keys of an action (SMS, transfer, hang-up) a page shows; its text is masked.
@@ -179,7 +180,7 @@ class RawRecordInTemplate(TypeError):
     """A template was given a stored row or packet instead of its masked view."""
 
 
-RAW_RECORDS = (Call, Turn, HandoffPacket, TranscriptLine)
+RAW_RECORDS = (Call, Turn, HandoffPacket, TranscriptLine, Promise, Payment)
 
 
 def refuse_raw_records(env: Environment) -> None:

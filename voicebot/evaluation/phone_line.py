@@ -1,7 +1,7 @@
 """What a carrier does to a caller's voice on its way to the bot: 8 kHz, G.711 mu-law, silence.
 
 The bot hears callers through Twilio Media Streams (or a SIP gateway) as 8 kHz mu-law, decoded
-by the server's serializer (`voicebot/server/twilio_serializer.py`, pipecat's `ulaw_to_pcm`).
+by the server's serializer (`telephony/carriers/twilio/serializer.py`, pipecat's `ulaw_to_pcm`).
 An evaluation that feeds clean 22 kHz synthesis to the recogniser would measure a better line
 than any caller has, so speech goes through the same codec functions the carrier path uses:
 resampled with pipecat's file resampler (soxr) to 8 kHz, encoded and decoded with pipecat's

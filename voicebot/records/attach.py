@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from voicebot.records.models import Call, Turn
+from voicebot.records.promise_book import promise_row, write_promise
 from voicebot.records.store import RecordStore
 
 if TYPE_CHECKING:
@@ -119,6 +120,9 @@ class CallLink:
             if extra:
                 call.extra = {**(call.extra or {}), **_jsonable(extra)}
         self.store.submit(write)
+        promise = promise_row(session, result, ended)  # a promise heard and read back: the book's
+        if promise is not None:
+            self.store.submit(write_promise(promise))
         if self.on_turn in session.listeners:
             session.listeners.remove(self.on_turn)
 

@@ -1,7 +1,8 @@
 """Tables of the records store (SQLAlchemy 2 declarative).
 
 Calls and turns are written by the call side; users, audit entries and intent corrections by
-the console.  Lists a call carries (tags, SMS, handoffs) are JSON columns for display; tags are
+the console; contact attempts by every source (contact_history.py).  The database is built by
+the Alembic revisions in migrations/versions/: every change here needs one (the tests compare).  Lists a call carries (tags, SMS, handoffs) are JSON columns for display; tags are
 also kept as ",a,b," text so a tag filter is one portable LIKE on SQLite and PostgreSQL.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ROLES = ("supervisor", "script_designer", "agent")
@@ -110,3 +111,25 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ContactAttempt(Base):
+    """One attempt to reach a debtor, whoever made it (a campaign's dial, a call the server
+    took, the debtor's own call in, a text): the one history every call start asks the contact
+    rules with (see telephony/contact_history.py).  `phone` is kept only for the record and
+    cleared by an erasure; the caps count rows by account, so ids and times are what stays."""
+    __tablename__ = "vb_contact_attempts"
+    __table_args__ = (Index("ix_vb_contact_attempts_account_started", "account_id", "started_at"),
+                      Index("ix_vb_contact_attempts_phone_started", "phone", "started_at"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # made by the writer: no round trip
+    account_id: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(40))          # E.164
+    channel: Mapped[str] = mapped_column(String(8))                # call | sms
+    direction: Mapped[str] = mapped_column(String(8))              # outbound | inbound
+    source: Mapped[str] = mapped_column(String(16))                # campaign | server | inbound | sms
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(32))        # None while the attempt is under way
+    connected: Mapped[bool] = mapped_column(Boolean, default=False)     # someone answered
+    conversation: Mapped[bool] = mapped_column(Boolean, default=False)  # right-party contact
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)

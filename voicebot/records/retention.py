@@ -16,8 +16,9 @@ store's accounts: they are the lender's current book, not records of past calls.
 What stays, and why: the opt-outs (the opt-out journal and the campaign store's set) are a
 legal obligation to keep, the "do not call" outlives the debt and the erasure, and they hold an
 account id, a time and a source; the campaign store also keeps the dial times the contact rules'
-frequency caps count and its blocked-attempt log (ids, rules, masked numbers); the audit log
-stays as proof of who accessed what, holding ids only (see `call_rows`).  Each purge or erasure
+frequency caps count and its blocked-attempt log (ids, rules, masked numbers), and the records
+store's contact history its attempts, without their numbers after an erasure and for at least
+the rules' look-back after a purge (see `contact_rows`); the audit log stays as proof of who accessed what, holding ids only (see `call_rows`).  Each purge or erasure
 adds an audit entry with its counts.
 
 The retention is `VOICEBOT_RETENTION_DAYS` (default 365 days), the same setting `voicebot serve`
@@ -37,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 from voicebot.records.call_files import FileRemoval, RecordsFolder
 from voicebot.records.call_rows import (CallRows, calls_ended_before, calls_of_account, delete_calls,
                                         known_ids, scrub_audit, truncate_wal)
+from voicebot.records.contact_rows import erase_attempt_phones, purge_attempts
+from voicebot.records.promise_rows import erase_promises, purge_promises
 from voicebot.records.store import RecordStore
 
 if TYPE_CHECKING:
@@ -52,6 +55,8 @@ RETENTION_ENV = "VOICEBOT_RETENTION_DAYS"
 OPT_OUTS_KEPT = ("opt-outs are never erased: an opt-out is a legal obligation to keep (the debtor "
                  "must not be called again), so the opt-out journal and the campaign store's opt-out "
                  "set keep the account id, time and source")
+HISTORY_KEPT = ("the contact history keeps the account's attempts (ids, times, channel, whether a "
+                "conversation: the contact rules' caps count them), without their phone numbers")
 CAMPAIGN_KEPT = ("the campaign store keeps the account's dial times (the contact rules' frequency caps count "
                  "them) and its blocked attempts (ids, rules, masked numbers: proof the rules were applied)")
 
@@ -108,6 +113,8 @@ class RemovalReport:
     packets: PacketSweep | None = None  # None: no bus was given, or it failed
     packets_error: str | None = None    # why the bus could not be swept (the rest was done)
     audit_scrubbed: int = 0             # older audit entries whose numbers were masked
+    contact_attempts: int = 0           # contact history: attempts purged (by age) or numbers cleared (erasure)
+    promise_rows: int = 0               # promise book: promises and payments removed (promise_rows.py)
     opt_out_kept: str | None = None     # erasure: where the account's opt-out stays, if it has one
     campaign_data: str | None = None    # where the campaigns' stores are (None: none was given)
     sms: "SmsRemoval | None" = None     # SMS store entries (None: not reached)
@@ -123,6 +130,7 @@ class RemovalReport:
                 "packets": None if self.packets is None else len(self.packets.removed),
                 "packets_waiting_kept": None if self.packets is None else len(self.packets.kept_waiting),
                 "packets_error": self.packets_error, "audit_scrubbed": self.audit_scrubbed,
+                "contact_attempts": self.contact_attempts, "promise_rows": self.promise_rows,
                 "sms": None if self.sms is None else asdict(self.sms), "sms_outbox": self.sms_outbox,
                 "campaign": None if self.campaign is None else asdict(self.campaign),
                 "campaign_error": self.campaign_error}
@@ -132,6 +140,8 @@ class RemovalReport:
 class _Chosen:
     rows: CallRows
     file_ids: list[str]
+    cutoff: datetime | None = None   # a purge by age
+    account_id: str | None = None    # an erasure
 
 
 def _choose(store: RecordStore, folder: RecordsFolder, *, cutoff: datetime | None,
@@ -147,7 +157,7 @@ def _choose(store: RecordStore, folder: RecordsFolder, *, cutoff: datetime | Non
         only_on_disk = [c.call_id for c in on_disk.values() if c.call_id not in in_db and c.last_written < cutoff]
     else:
         only_on_disk = [c.call_id for c in on_disk.values() if c.account_id == account_id]
-    return _Chosen(rows, sorted(set(rows.ids) | set(only_on_disk)))
+    return _Chosen(rows, sorted(set(rows.ids) | set(only_on_disk)), cutoff, account_id)
 
 
 def _remove(store: RecordStore, folder: RecordsFolder, chosen: _Chosen, report: RemovalReport) -> None:
@@ -163,6 +173,10 @@ def _remove(store: RecordStore, folder: RecordsFolder, chosen: _Chosen, report: 
         if not dry_run:
             report.calls, report.turns = delete_calls(db, chosen.rows.ids)
         report.audit_scrubbed = scrub_audit(db, dry_run=dry_run)
+        report.contact_attempts = (purge_attempts(db, chosen.cutoff, dry_run=dry_run) if chosen.cutoff is not None
+                                   else erase_attempt_phones(db, chosen.account_id or "", dry_run=dry_run))
+        report.promise_rows = (purge_promises(db, chosen.cutoff, dry_run=dry_run) if chosen.cutoff is not None
+                               else erase_promises(db, chosen.account_id or "", dry_run=dry_run))
     store.write_now(write)
     if not dry_run and report.calls:
         truncate_wal(store.engine)

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from voicebot.records.models import Base
+from voicebot.records.migrate import Migration, SchemaMismatch, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
-def _engine(url: str, schema: str | None) -> Engine:
+def engine_for(url: str, schema: str | None) -> Engine:
+    """An engine for `url` (PostgreSQL through psycopg 3; SQLite readers never wait for the
+    writer), every table in `schema` when one is given; StoreError naming a bad URL."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -76,7 +78,9 @@ def _engine(url: str, schema: str | None) -> Engine:
 
 class RecordStore:
     """`RecordStore("sqlite:///var/calls/records.db")`; `schema` puts every table in one
-    PostgreSQL schema (tests, or several deployments sharing a database)."""
+    PostgreSQL schema (tests, or several deployments sharing a database).  Opening it migrates
+    the database to the schema this code expects; `create=False` opens it as it is (reading
+    another deployment's records)."""
 
     def __init__(self, url: str, *, schema: str | None = None, create: bool = True,
                  retry_for_s: float = RETRY_FOR_S):
@@ -84,14 +88,22 @@ class RecordStore:
         self.retry_for_s = retry_for_s
         self.unavailable: str | None = None  # why writes are waiting, while the database is away
         self._closing = False
-        self.engine = _engine(url, schema)
+        self.engine = engine_for(url, schema)
         self.description = self.engine.url.render_as_string(hide_password=True)
-        if create:
-            Base.metadata.create_all(self.engine)
+        self.schema = schema
+        self.migration: Migration | None = None
+        if create:  # the schema this code expects: Alembic's upgrade head (voicebot/records/migrate.py)
+            try:
+                self.migration = upgrade(self.engine, schema)
+            except SchemaMismatch as exc:
+                raise StoreError(f"records store {self.description}: {exc}") from None
+            if self.migration.before != self.migration.after:
+                log.warning("records store %s: schema %s", self.description, self.migration.describe())
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._queue: queue.Queue[Write | None] = queue.Queue()
         self.failures = 0
         self.last_error: str | None = None
+        self.failure_listeners: list[Callable[[str], None]] = []  # told of each write given up (/metrics)
         self._thread = threading.Thread(target=self._run, name="records-writer", daemon=True)
         self._thread.start()
 
@@ -141,6 +153,8 @@ class RecordStore:
         self.failures += 1
         self.last_error = f"{type(exc).__name__}: {exc}"
         log.error("records store %s: write failed: %s", self.description, self.last_error, exc_info=exc)
+        for listener in self.failure_listeners:
+            listener(self.last_error)
 
     def flush(self) -> None:
         """Wait until every queued write is committed (tests, shutdown, before a read that

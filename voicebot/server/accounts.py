@@ -42,6 +42,14 @@ class AccountBook:
         with self._lock:
             return self._accounts.get(account_id)
 
+    def by_phone(self, e164: str) -> list[Account]:
+        """The accounts whose number is `e164` (a debtor calling back), the most overdue first:
+        a shared number (a household, a business line) may hold several."""
+        self._reload()
+        with self._lock:
+            found = [a for a in self._accounts.values() if a.phone == e164]
+        return sorted(found, key=lambda a: (-a.days_overdue, a.id))
+
     def locales(self) -> set[str]:
         with self._lock:
             return {a.locale for a in self._accounts.values()}

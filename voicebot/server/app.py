@@ -1,12 +1,15 @@
 """The media-stream server: carriers connect a call's audio over WebSocket, one call per socket.
 
-    /media/twilio   Twilio Media Streams (JSON events, base64 mu-law 8 kHz)
-    /media/pcm      raw 16-bit PCM (FreeSWITCH mod_audio_stream / Asterisk chan_websocket style)
+    /media/<name>   one WebSocket route per carrier of telephony.carriers.registry: twilio,
+                    telnyx, plivo, vonage, asterisk (chan_websocket), pcm (raw 16-bit PCM);
+                    carriers' own HTTP routes (Twilio status callbacks, AudioSocket
+                    registrations); AudioSocket on TCP when `audiosocket_port` is set
     /health         liveness, calls in progress, models loaded
     /ready          whether to send it calls: records disk writable with room, records
-                    database and bus reachable (503 naming what fails)
+                    database and bus reachable, not draining (503 naming what fails)
+    /metrics        Prometheus metrics (voicebot.server.metrics; bearer metrics token)
 
-A stream is accepted, authenticated (token or Twilio signature), its start read and checked,
+A stream is accepted, authenticated (token or the carrier's signature), its start read and checked,
 and only then given a pipeline.  Every refusal is a WebSocket close with a code and a reason
 (voicebot.server.errors); nothing one stream does can reach another: each runs in its own
 task with its own pipeline, and the models they share are read-only.  How many streams may be
@@ -27,31 +30,35 @@ from loguru import logger
 from starlette.websockets import WebSocketState
 
 from audio_models import loader
+from dialogue.accounts import Account
 from dialogue.session import CallSetupError
 from telephony.bus.base import Bus
 from telephony.bus.factory import bus_from_env
+from telephony.carriers.asterisk import AUDIOSOCKET
+from telephony.carriers.asterisk.audiosocket.connection import listen
+from telephony.carriers.base import Carrier
+from telephony.carriers.registry import CARRIERS
+from telephony.carriers.stream_start import PeerGone, StreamStart
+from telephony.handoff.outbox import OUTBOX_NAME, HandoffOutbox
 from telephony.providers.base import Provider
 from voicebot.console.audit import audit
 from voicebot.console.mount import serve_console
 from voicebot.providers.local import LocalProvider
 from voicebot.server.accounts import AccountBook
 from voicebot.server.admission import Admission, Refused
-from voicebot.server.auth import authenticate, require_start_token
+from voicebot.records.contact_history import StoredContactHistory
 from voicebot.server.call import StreamCall
+from voicebot.server.compliance_gate import CallStartGate
+from voicebot.server.drain import Drain
 from voicebot.server.errors import (
     BAD_START, SERVER_ERROR, UNAUTHORIZED, UNKNOWN_ACCOUNT, StreamError, clip_reason,
 )
+from voicebot.server.metrics import CALLS_IN_PROGRESS, call_ended, listen_to_inferences, mount_metrics, refused
 from voicebot.server.opt_out_guard import server_opt_outs
-from voicebot.server.pcm_serializer import PcmFrameSerializer
+from voicebot.server.payments_api import mount_payments
 from voicebot.server.readiness import readiness
 from voicebot.server.settings import ServerSettings
-from voicebot.server.start import PeerGone, StreamStart, read_pcm_start, read_twilio_start
-from voicebot.server.twilio_serializer import END_MARK, StrictTwilioSerializer
 from voicebot.server.warmup import warm_up
-
-PCM_AUTH_REQUIRED = "authentication required: a token (?token= or Authorization: Bearer)"
-TWILIO_AUTH_REQUIRED = ("authentication required: X-Twilio-Signature or a token (?token=, "
-                        "Authorization: Bearer, or a 'token' stream parameter)")
 
 
 def create_app(settings: ServerSettings, provider: Provider | None = None,
@@ -68,12 +75,21 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
     carrier = provider if provider is not None else LocalProvider()
     listeners = on_call_end if on_call_end is not None else []
     opt_outs = server_opt_outs(settings)  # journal (and the campaigns' Redis set): every start asks
+    handoff_outbox = HandoffOutbox(settings.records_dir / OUTBOX_NAME)  # packets the bus could not take
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         if settings.warm_up:  # before the first call is accepted, off the event loop
             await asyncio.to_thread(warm_up, accounts.locales(), settings.sample_rate)
+        listen_to_inferences()  # ASR/TTS times on /metrics are calls', not the warm-up's
+        handoff_outbox.start_delivering(live_bus)  # what an earlier run kept while the bus was away
+        audiosocket = None
+        if settings.audiosocket_port:  # Asterisk AudioSocket: TCP, its calls run as every stream does
+            audiosocket = await listen(settings.audiosocket_host, settings.audiosocket_port,
+                                       lambda connection: _serve(connection, AUDIOSOCKET), _app)
         yield
+        if audiosocket is not None:
+            audiosocket.close()
 
     # No /docs, /redoc or /openapi.json: they would describe every console route to anyone.
     app = FastAPI(title="voicebot media-stream server", lifespan=lifespan,
@@ -82,7 +98,12 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
     app.state.on_call_end = listeners
     app.state.bus = live_bus
     app.state.opt_outs = opt_outs
+    app.state.handoff_outbox = handoff_outbox
     records = serve_console(app, settings)  # records store (app.state.records), web console at /console
+    app.state.call_gate = CallStartGate(settings, StoredContactHistory(records) if settings.uses_contact_history() else None)
+    mount_metrics(app, settings)  # /metrics; counts the records store's failed writes
+    mount_payments(app, settings, records)  # POST /payments: the payments feed (bearer payments token)
+    drain = app.state.drain = Drain(settings.drain_timeout_s)  # SIGTERM: `voicebot serve` drains
 
     def _audit_refused_call(account_id: str, reason: str) -> None:
         audit(records, "server", "call_refused", account_id, reason=reason)
@@ -94,73 +115,84 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
     @app.get("/health")
     async def health() -> dict:
         return {"status": "ok", "calls_in_progress": admission.calls, "streams": admission.snapshot(),
-                "models": loader.loaded()}
+                "models": loader.loaded(), "draining": drain.draining}
 
     @app.get("/ready")
     async def ready() -> JSONResponse:
-        ok, checks = await readiness(settings.records_dir, settings.ready_min_free_mb, records, live_bus)
+        ok, checks = await readiness(settings.records_dir, settings.ready_min_free_mb, records, live_bus, drain)
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
-    @app.websocket("/media/twilio")
-    async def twilio_stream(websocket: WebSocket) -> None:
-        await _serve(websocket, twilio=True)
+    access, limits = settings.access(), settings.limits()
 
-    @app.websocket("/media/pcm")
-    async def pcm_stream(websocket: WebSocket) -> None:
-        await _serve(websocket, twilio=False)
+    def _mount(edge: Carrier) -> None:
+        """The carrier's WebSocket route, and its HTTP routes if it has any."""
+        async def stream(websocket: WebSocket) -> None:
+            await _serve(websocket, edge)
 
-    async def _serve(websocket: WebSocket, *, twilio: bool) -> None:
+        if edge.websocket:
+            app.add_api_websocket_route(edge.path, stream, name=f"{edge.name}_stream")
+        router = edge.routes(access, live_bus)
+        if router is not None:
+            app.include_router(router)
+
+    for registered in CARRIERS:
+        _mount(registered)
+
+    def _accounts_of(start: StreamStart) -> tuple[Account, list[Account]]:
+        """The call's account; for a debtor calling in without naming one, every account of the
+        caller's number (the knowledge check tells which is theirs)."""
+        if start.account_id:
+            account = accounts.get(start.account_id)
+            if account is None:
+                raise StreamError(UNKNOWN_ACCOUNT, f"unknown account {start.account_id!r}")
+            return account, []
+        found = accounts.by_phone(start.caller or "")
+        if not found:
+            raise StreamError(UNKNOWN_ACCOUNT, "no account for the caller's number"
+                                               if start.caller else "an inbound start names no caller")
+        return found[0], found[1:]
+
+    async def _serve(websocket: WebSocket, edge: Carrier) -> None:
+        """One stream of any carrier (`edge`) to its end; `carrier` is the provider it reports to."""
         await websocket.accept()  # accepted first, so a refusal can carry a close code and reason
         address = websocket.client.host if websocket.client else "unknown"
+        drain.opened()
         try:
-            authed = authenticate(websocket, settings, twilio=twilio)  # a wrong credential: 4401 now
-            if not authed and not twilio:
-                raise StreamError(UNAUTHORIZED, PCM_AUTH_REQUIRED)
+            drain.refuse_new()  # draining for a shutdown: 1001, dial another server
+            authed = edge.authenticate(websocket, access)  # a wrong credential: 4401 now
+            if not authed and not edge.token_in_start:
+                raise StreamError(UNAUTHORIZED, edge.auth_required)
             # Only a stream that has proved nothing yet (Twilio may send its token in the start)
             # takes one of the few opening slots: a flood of such sockets, from however many
             # addresses, cannot keep a carrier's authenticated call out (the call cap still holds).
             opening = nullcontext() if authed else admission.opening_stream(address)
             with opening:  # until the start is read: the start deadline
-                start, serializer = await (_twilio_start(websocket, authed) if twilio else _pcm_start(websocket))
-                account = accounts.get(start.account_id)
-                if account is None:
-                    raise StreamError(UNKNOWN_ACCOUNT, f"unknown account {start.account_id!r}")
-            with admission.call(account.id):
+                start, serializer = await edge.open(websocket, access, limits, authed)
+                account, others = _accounts_of(start)
+            with admission.call(account.id), CALLS_IN_PROGRESS.track_inprogress():
                 call = StreamCall(websocket, start, account, serializer, settings, carrier,
-                                  end_mark=END_MARK if twilio else None, bus=live_bus, opt_outs=opt_outs)
+                                  pacing=edge.pacing(start), bus=live_bus, opt_outs=opt_outs,
+                                  other_accounts=others)
                 summary = await call.run()
+            call_ended(summary)
             await _tell(listeners, summary)
         except PeerGone:
             logger.info("stream closed by the peer before it started")
         except StreamError as exc:
+            refused(exc.code)
             if not isinstance(exc, Refused):  # admission logs its refusals, a few lines per flood
                 logger.warning(f"refusing stream from {websocket.client}: {exc.code} {exc.reason}")
             await _close(websocket, exc.code, exc.reason)
         except CallSetupError as exc:
+            refused(BAD_START)
             await _close(websocket, BAD_START, f"call cannot start: {exc}")
         except Exception as exc:
             logger.exception(f"stream failed: {exc}")
+            refused(SERVER_ERROR)
             await _close(websocket, SERVER_ERROR, "server error: the call could not run")
         finally:
+            drain.closed()
             await _close(websocket, 1000, "call ended")
-
-    async def _twilio_start(websocket: WebSocket, authed: bool) -> tuple[StreamStart, StrictTwilioSerializer]:
-        try:
-            start = await read_twilio_start(websocket, settings.max_frame_bytes, settings.start_timeout_s)
-        except StreamError:
-            if not authed:  # tell an unauthenticated peer nothing about its messages
-                raise StreamError(UNAUTHORIZED, TWILIO_AUTH_REQUIRED) from None
-            raise
-        if not authed:
-            require_start_token(start.token, settings)
-        return start, StrictTwilioSerializer(start.stream_id or "", start.call_id,
-                                             max_frame_bytes=settings.max_frame_bytes)
-
-    async def _pcm_start(websocket: WebSocket) -> tuple[StreamStart, PcmFrameSerializer]:
-        start = await read_pcm_start(websocket, settings.max_frame_bytes, settings.start_timeout_s)
-        params = PcmFrameSerializer.InputParams(stream_sample_rate=start.sample_rate,
-                                                max_frame_bytes=settings.max_frame_bytes)
-        return start, PcmFrameSerializer(params)
 
     return app
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import WebSocket
@@ -28,6 +28,8 @@ from dialogue.session import CallSession
 from telephony.bus.base import Bus
 from telephony.bus.live import CallFeed
 from telephony.campaign.opt_outs import OptOuts
+from telephony.carriers.base import Pacing
+from telephony.carriers.stream_start import StreamStart
 from telephony.handoff.live_call import QueueEscalation
 from telephony.providers.base import Provider
 from voicebot.pipeline.amd_processor import AmdSetup, amd_setup
@@ -35,12 +37,13 @@ from voicebot.pipeline.builder import CallParts, build_call, run_call
 from voicebot.pipeline.parts import call_parts
 from voicebot.records.attach import attach_call
 from voicebot.server.actions import CarrierActions
-from voicebot.server.compliance_gate import refuse_forbidden_stream
+from voicebot.server.compliance_gate import CallStartGate
+from voicebot.server.follow_up import as_follow_up
 from voicebot.server.errors import BAD_START, SERVER_ERROR, TIMED_OUT, StreamError
 from voicebot.server.media_gap import end_when_media_stops
+from voicebot.server.metrics import observe_turn
 from voicebot.server.opt_out_guard import opted_out_at_start, watch_call
 from voicebot.server.settings import ServerSettings
-from voicebot.server.start import StreamStart
 from voicebot.server.transport import MediaStreamTransport
 from voicebot.server.warmup import load_models
 
@@ -64,18 +67,27 @@ class StreamCall:
     serializer: FrameSerializer
     settings: ServerSettings
     provider: Provider
-    end_mark: str | None = None
+    pacing: Pacing = field(default_factory=Pacing)  # how the carrier takes the bot's audio
     bus: Bus | None = None  # live feed and agent queue; None: transfers go to the queue's line
     opt_outs: OptOuts | None = None  # checked at the start, written when the debtor opts out
+    other_accounts: list[Account] = field(default_factory=list)  # inbound: the caller's number's others
+    attempt_id: str | None = field(default=None, init=False)  # this call in the contact history
 
     async def run(self) -> dict[str, Any]:
         """Run the call to its end; returns the call summary (also written to the records dir).
 
         Every log line of the call (its pipeline's tasks inherit the context) carries its call
         id in `extra["call_id"]`: forty calls interleave in one log."""
-        session, parts = await self._open_session()
-        with logger.contextualize(call_id=session.call_id):
-            return await self._run(session, parts)
+        gate = self.websocket.app.state.call_gate  # contact rules with the whole history
+        try:
+            session, parts = await self._open_session(gate)
+            with logger.contextualize(call_id=session.call_id):
+                summary = await self._run(session, parts)
+        except BaseException:
+            gate.finish(self.attempt_id, None)  # admitted, never ran to its end
+            raise
+        gate.finish(self.attempt_id, summary)
+        return summary
 
     async def _run(self, session: CallSession, parts: CallParts) -> dict[str, Any]:
         settings, start = self.settings, self.start
@@ -88,14 +100,16 @@ class StreamCall:
             audio_in_enabled=True, audio_out_enabled=True,
             audio_in_sample_rate=settings.sample_rate, audio_out_sample_rate=settings.sample_rate,
             audio_out_end_silence_secs=settings.end_silence_s,
-            audio_out_10ms_chunks=max(1, OUTPUT_FRAME_MS // 10),
+            audio_out_10ms_chunks=max(1, (self.pacing.frame_ms or OUTPUT_FRAME_MS) // 10),
+            fixed_audio_packet_size=self.pacing.packet_bytes,
             serializer=self.serializer, session_timeout=settings.max_call_s,
             allowed_origins=[],  # carriers send no Origin; a token or signature already vouched
         )
-        transport = MediaStreamTransport(self.websocket, params, end_mark=self.end_mark,
-                                         end_mark_timeout_s=settings.end_mark_timeout_s,
-                                         playback_lead_s=settings.playback_lead_s)
-        escalation = (QueueEscalation(self.bus, settings.handoff_timeout_s)
+        lead_s = settings.playback_lead_s if self.pacing.lead_s is None else self.pacing.lead_s
+        transport = MediaStreamTransport(self.websocket, params, end_mark_timeout_s=settings.end_mark_timeout_s,
+                                         playback_lead_s=lead_s)
+        outbox = getattr(self.websocket.app.state, "handoff_outbox", None)  # packets the bus could not take
+        escalation = (QueueEscalation(self.bus, settings.handoff_timeout_s, outbox)
                       if self.bus is not None and settings.handoff_timeout_s > 0 else None)
         # No pipecat idle timeout: its observer is fed every frame at every processor (3 % of a
         # loaded server's CPU), and a live call is bounded already: the dialogue reprompts and
@@ -105,14 +119,16 @@ class StreamCall:
                           amd=self._amd(session),
                           idle_timeout_s=None if settings.max_call_s else IDLE_BACKSTOP_S)
         attach_call(call, getattr(self.websocket.app.state, "records", None))  # the console's store
+        call.dialogue.timing_listeners.append(observe_turn)  # /metrics: the record's own timings
         extra: dict[str, Any] = {
             "carrier": start.carrier, "carrier_call_id": start.call_id, "stream_id": start.stream_id,
-            "stream_sample_rate": start.sample_rate, **start.extra, "ended_by": "bot",
+            "stream_sample_rate": start.sample_rate, "direction": start.direction, **start.extra,
+            "ended_by": "bot",
             "carrier_actions": actions.log,
         }
 
         async def _mark_heard() -> None:
-            extra["end_mark_played"] = transport.end_mark_played  # None: no mark (PCM) or none awaited
+            extra["end_mark_played"] = transport.end_mark_played  # None: no marks (PCM) or none awaited
 
         transport.before_close += [_mark_heard, actions.at_close]
         if escalation is not None:  # the packet has its callback time before the line drops
@@ -189,16 +205,24 @@ class StreamCall:
         except ValueError as exc:  # a bad `amd:` in the strategy, an unknown jurisdiction
             raise StreamError(BAD_START, f"answering-machine detection: {exc}") from None
 
-    async def _open_session(self) -> tuple[CallSession, CallParts]:
+    async def _open_session(self, gate: CallStartGate) -> tuple[CallSession, CallParts]:
         """The dialogue session and the models it uses; StreamError if the start asks for the
         impossible (an unknown locale or stage) or this server lacks the locale's models."""
         start, locale = self.start, self.start.locale or self.account.locale
         stopped = self.opt_outs is not None and await opted_out_at_start(self.opt_outs, self.account.id)
-        refuse_forbidden_stream(self.account, self.settings, opted_out=stopped)  # window, holidays, opt-out
+        if start.direction == "outbound":  # an account with a broken promise: its follow-up
+            self.account = await as_follow_up(self.account, getattr(self.websocket.app.state, "records", None))
+        # window, holidays, opt-out, and the attempt caps over every source's attempts
+        self.attempt_id = await gate.admit(self.account, start, opted_out=stopped)
         try:
             engine = await asyncio.to_thread(engine_for, locale)
             session = engine.start_call(self.account, stage=start.stage, attempt=start.attempt,
-                                        today=self.settings.call_date)
+                                        today=self.settings.call_date,
+                                        inbound=start.direction == "inbound",
+                                        other_accounts=self.other_accounts)
+            if session.inbound and session.policy.stage.inbound_start is None:
+                raise StreamError(BAD_START, f"the {session.stage} script has no inbound_start for a call "
+                                             "the debtor placed")
         except FileNotFoundError:
             raise StreamError(BAD_START, f"no scripts for locale {locale!r}") from None
         except KeyError as exc:  # unknown stage; the message lists the stages there are

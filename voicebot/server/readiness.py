@@ -4,8 +4,9 @@ A server can be alive and still harm every call it takes: a full disk (records a
 not written, see voicebot/recording), a records database that is away (writes waiting,
 voicebot/records/store.py), a bus that is gone (no live board, no agent queue). A load balancer
 or an operator asks `/ready`; it answers 503 and names each failing part, while `/health` keeps
-saying the process is up. Every check is bounded in time, so `/ready` answers even when what
-it checks hangs.
+saying the process is up.  A server draining for a shutdown answers 503 too ("draining"), so a
+proxy stops sending it calls while the live ones finish.  Every check is bounded in time, so
+`/ready` answers even when what it checks hangs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from telephony.bus.base import Bus
+from voicebot.server.drain import Drain
 
 PROBE = ".ready-probe"
 CHECK_TIMEOUT_S = 2.0
@@ -60,11 +62,15 @@ async def bus_check(bus: Bus | None) -> dict[str, Any]:
     return {"ok": True}
 
 
-async def readiness(records_dir: Path, min_free_mb: int, store: Any, bus: Bus | None) -> tuple[bool, dict[str, Any]]:
-    """(ready, {part: its check}); the disk probe runs off the event loop and is bounded too."""
+async def readiness(records_dir: Path, min_free_mb: int, store: Any, bus: Bus | None,
+                    drain: Drain | None = None) -> tuple[bool, dict[str, Any]]:
+    """(ready, {part: its check}); the disk probe runs off the event loop and is bounded too.
+    A draining server (SIGTERM, voicebot/server/drain.py) is not ready, whatever else holds."""
     try:
         disk = await asyncio.wait_for(asyncio.to_thread(disk_check, records_dir, min_free_mb), CHECK_TIMEOUT_S)
     except asyncio.TimeoutError:
         disk = {"ok": False, "error": f"the records disk did not answer in {CHECK_TIMEOUT_S} s"}
     checks = {"records_disk": disk, "records_store": store_check(store), "bus": await bus_check(bus)}
+    if drain is not None:
+        checks["draining"] = drain.check()
     return all(c["ok"] for c in checks.values()), checks

@@ -15,6 +15,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from telephony.campaign.opt_out_journal import journal_path
+from telephony.carriers.auth import Access
+from telephony.carriers.base import Limits
 from voicebot.records.retention import retention_days as retention_days_from_env
 
 ENV_PREFIX = "VOICEBOT_"
@@ -27,6 +29,13 @@ class ServerSettings(BaseModel):
                                     description="accepted as ?token= or Authorization: Bearer")
     twilio_auth_token: SecretStr | None = Field(
         None, description="checks X-Twilio-Signature on /media/twilio (Twilio cannot send a token)")
+    carrier_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description="each carrier's signing secret, by carrier name: plivo (auth "
+                                          "token: X-Plivo-Signature-V3), vonage (signature secret: its "
+                                          "JWT); Twilio's is twilio_auth_token")
+    audiosocket_port: int | None = Field(None, ge=1, le=65535, description="also listen for Asterisk "
+                                                                         "AudioSocket (TCP) on this port")
+    audiosocket_host: str = Field("127.0.0.1", description="the AudioSocket listener's interface")
     public_url: str | None = Field(
         None, description="scheme and host Twilio connects to (wss://bot.example.com) when a proxy "
                           "in front changes them; the signature is computed over this URL")
@@ -89,10 +98,29 @@ class ServerSettings(BaseModel):
         24.0, ge=0, description="the server purges calls past `retention_days` this often (the first "
                                 "a minute after start-up); 0: never, when `voicebot records purge` "
                                 "runs from a scheduler instead")
+    metrics_token: SecretStr | None = Field(
+        None, description="/metrics answers only `Authorization: Bearer` with this token; unset: "
+                          "/metrics is off (docs/operations.md)")
+    payments_token: SecretStr | None = Field(
+        None, description="POST /payments (the lender's payments feed into the promise book) answers "
+                          "only `Authorization: Bearer` with this token; unset: the feed is off")
+    drain_timeout_s: float = Field(
+        300.0, ge=0, description="on SIGTERM, new streams are refused (1001) and live calls have this "
+                                 "long to end before the rest are cut (1012); 0: cut at once")
     handoff_timeout_s: float = Field(
         20.0, ge=0, description="how long a transferred call holds for an agent to claim it on the "
                                 "live bus before the bot takes a callback time; 0 = transfer to the "
                                 "queue's line without asking the desks")
+    contact_history: bool | None = Field(
+        None, description="judge every call start with the debtor's whole contact history in the "
+                          "records store (all sources: the attempt caps) and record this server's "
+                          "attempts.  Default: on, except on a server pinned to a `call_date` (tests, "
+                          "demos), whose made-up instants must not enter a debtor's history.  Off only "
+                          "where the accounts are no real debtors (load tests): then window, holidays "
+                          "and opt-outs alone are checked")
+    contact_history_timeout_s: float = Field(
+        2.0, gt=0, description="longest a call start waits for the contact history; past it, or "
+                               "with the database away, the start is refused (1013, fail closed)")
 
     @field_validator("sample_rate")
     @classmethod
@@ -103,19 +131,32 @@ class ServerSettings(BaseModel):
 
     @model_validator(mode="after")
     def _some_auth(self) -> ServerSettings:
-        if not self.tokens and self.twilio_auth_token is None:
-            raise ValueError("configure at least one token or a Twilio auth token: "
+        if not self.tokens and self.twilio_auth_token is None and not self.carrier_secrets:
+            raise ValueError("configure at least one token or a carrier's secret: "
                              "the server refuses to take calls from anyone")
         return self
 
     def opt_out_journal_path(self) -> Path:
         return self.opt_out_journal or journal_path(self.records_dir)
 
+    def uses_contact_history(self) -> bool:
+        return self.contact_history if self.contact_history is not None else self.call_date is None
+
     def records_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.records_dir / 'records.db').resolve()}"
 
     def token_values(self) -> list[str]:
         return [t.get_secret_value() for t in self.tokens if t.get_secret_value()]
+
+    def access(self) -> Access:
+        """The credentials the carriers check streams against."""
+        secrets = {name: s.get_secret_value() for name, s in self.carrier_secrets.items()}
+        if self.twilio_auth_token is not None:
+            secrets["twilio"] = self.twilio_auth_token.get_secret_value()
+        return Access(tuple(self.token_values()), secrets, self.public_url)
+
+    def limits(self) -> Limits:
+        return Limits(self.max_frame_bytes, self.start_timeout_s)
 
     @classmethod
     def from_env(cls, **overrides) -> ServerSettings:
@@ -128,7 +169,7 @@ class ServerSettings(BaseModel):
                 continue
             if name == "tokens":
                 values[name] = [t for t in raw.split(",") if t]
-            elif name == "transfer_numbers":
+            elif name in ("transfer_numbers", "carrier_secrets"):
                 values[name] = json.loads(raw)  # {"collections": "+12065550100"}
             else:
                 values[name] = raw

@@ -5,9 +5,11 @@
    socket with its code and reason, once, instead of pipecat's plain 1000.
 2. A call *ends after its last words are heard*: when the dialogue ends the call, pipecat sends
    the remaining audio (paced in real time, then `audio_out_end_silence_secs` of silence) and
-   the serializer's final message (Twilio: a `mark`).  Before the socket closes, this transport
-   waits (bounded) for the carrier to echo that mark, i.e. to confirm playback finished, and
-   runs the `before_close` hooks: a transfer must reach the carrier while the call is still up.
+   the serializer's final message (its carrier's playback mark: Twilio's and Telnyx's `mark`,
+   Plivo's `checkpoint`, Vonage's `notify`, Asterisk's `MARK_MEDIA`).  Before the socket
+   closes, this transport waits (bounded) for the carrier to echo that mark, i.e. to confirm
+   playback finished (`telephony.carriers.base.MarksPlayback`), and runs the `before_close`
+   hooks: a transfer must reach the carrier while the call is still up.
 3. The bot's audio is sent *ahead of the carrier's playback* by `playback_lead_s`. pipecat paces
    a WebSocket in real time, one message ahead, so any stall of the event loop longer than a
    frame reaches the caller as a break in the bot's speech; a carrier buffers what it gets
@@ -19,7 +21,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 
@@ -36,7 +37,8 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketTransport,
 )
 
-from voicebot.server.errors import SERVER_ERROR, StreamError
+from telephony.carriers.base import MarksPlayback
+from telephony.carriers.errors import SERVER_ERROR, StreamError
 
 
 class GuardedSerializer(FrameSerializer):
@@ -98,8 +100,7 @@ class _Output(FastAPIWebsocketOutputTransport):
 
 class MediaStreamTransport(FastAPIWebsocketTransport):
     def __init__(self, websocket: WebSocket, params: FastAPIWebsocketParams, *,
-                 end_mark: str | None = None, end_mark_timeout_s: float = 2.0,
-                 playback_lead_s: float = 0.0):
+                 end_mark_timeout_s: float = 2.0, playback_lead_s: float = 0.0):
         assert params.serializer is not None
         self.serializer = GuardedSerializer(params.serializer)
         params = params.model_copy(update={"serializer": self.serializer})
@@ -108,7 +109,9 @@ class MediaStreamTransport(FastAPIWebsocketTransport):
         self._input = _Input(self, self._client, self._params, name=self._input_name)
         self._output = _Output(self, self._client, self._params, name=self._output_name)
         self._output.playback_lead_s = playback_lead_s
-        self._end_mark, self._end_mark_timeout_s = end_mark, end_mark_timeout_s
+        inner = self.serializer.inner
+        self._marks = inner if isinstance(inner, MarksPlayback) else None
+        self._end_mark_timeout_s = end_mark_timeout_s
         self.end_mark_played: bool | None = None
         self.before_close: list[Callable[[], Awaitable[None]]] = []
 
@@ -118,28 +121,25 @@ class MediaStreamTransport(FastAPIWebsocketTransport):
         return self._input.reading
 
     async def finish_stream(self) -> None:
-        if self._end_mark and not self._input.reading:
-            self.end_mark_played = await self._await_mark(self._end_mark)
+        if self._marks is not None and not self._input.reading:
+            self.end_mark_played = await self._await_mark(self._marks)
         for hook in self.before_close:
             try:
                 await hook()
             except Exception as exc:  # the call is over either way; the record says what failed
                 logger.exception(f"{self}: before-close hook failed: {exc}")
 
-    async def _await_mark(self, name: str) -> bool:
-        """Read the socket until the carrier echoes `name` (all audio played), closes, or time is up."""
+    async def _await_mark(self, marks: MarksPlayback) -> bool:
+        """Read the socket until the carrier echoes the end mark (all audio played), closes, or
+        time is up."""
         try:
             async with asyncio.timeout(self._end_mark_timeout_s):
                 while True:
                     message = await self._websocket.receive()
                     if message["type"] == "websocket.disconnect":
                         return False
-                    try:
-                        event = json.loads(message.get("text") or "null")
-                    except json.JSONDecodeError:
-                        continue
-                    if isinstance(event, dict) and event.get("event") == "mark" \
-                            and (event.get("mark") or {}).get("name") == name:
+                    data = message.get("text") if message.get("text") is not None else message.get("bytes")
+                    if data is not None and marks.is_end_mark(data):
                         return True
         except (TimeoutError, RuntimeError):
             return False

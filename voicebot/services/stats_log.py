@@ -1,9 +1,12 @@
-"""Per-inference timing events (ASR utterances, TTS pieces) appended to a JSONL file.
+"""Per-inference timing events (ASR utterances, TTS pieces) appended to a JSONL file, and
+handed to in-process listeners.
 
 Why a file: a benchmark runs the server as a separate process and needs the real-time factors
-of its recogniser and voices under load, per inference, without a metrics endpoint or a change
-to the call record.  Off by default (no cost); `VOICEBOT_STATS_LOG=path` switches it on for a
-process.  Writes are one short line each, under a lock, so threads and calls can share it.
+of its recogniser and voices under load, per inference, without a change to the call record.
+Off by default (no cost); `VOICEBOT_STATS_LOG=path` switches it on for a process.  Writes are
+one short line each, under a lock, so threads and calls can share it.  `listeners` get the same
+events (the server's `/metrics` observes them: voicebot/server/metrics.py), so both report the
+same numbers; a listener runs on the inference's thread and must be quick.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 ENV = "VOICEBOT_STATS_LOG"
@@ -19,15 +23,20 @@ ENV = "VOICEBOT_STATS_LOG"
 _lock = threading.Lock()
 _file: IO[str] | None = None
 _path: str | None = None
+#: Called with (kind, fields) for every event, file or not.
+listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
 
 def enabled() -> bool:
-    return bool(os.environ.get(ENV))
+    return bool(listeners) or bool(os.environ.get(ENV))
 
 
 def record(kind: str, **fields: Any) -> None:
-    """Append one event (`kind`: "asr" or "tts") if VOICEBOT_STATS_LOG names a file."""
+    """Hand one event (`kind`: "asr", "tts"...) to the listeners, and append it to the file
+    VOICEBOT_STATS_LOG names, if any."""
     global _file, _path
+    for listener in listeners:
+        listener(kind, fields)
     path = os.environ.get(ENV)
     if not path:
         return

@@ -17,6 +17,7 @@ from typing import Literal
 
 import numpy as np
 
+from telephony.carriers.answered_by import ANSWERED_BY, parse_answered_by  # noqa: F401 (re-exported)
 from voicebot.audio.amd.config import AmdSettings
 from voicebot.audio.amd.features import FRAME_S, FrameAnalyzer, FrameFeatures, frames_of
 
@@ -33,15 +34,7 @@ CARRIER_VERDICTS: dict[str, tuple[Verdict, bool] | None] = {
     "fax": ("fax", True),
     "unknown": None,  # the carrier could not tell: listen ourselves
 }
-
-
-def parse_answered_by(value: object) -> str | None:
-    """A carrier's AnsweredBy value, checked; ValueError names the accepted ones."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or value.strip().lower() not in CARRIER_VERDICTS:
-        raise ValueError(f"AnsweredBy {str(value)[:40]!r} is not one of {', '.join(CARRIER_VERDICTS)}")
-    return value.strip().lower()
+assert set(CARRIER_VERDICTS) == set(ANSWERED_BY), "every verdict a carrier may send has a meaning"
 
 
 @dataclass

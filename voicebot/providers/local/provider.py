@@ -23,7 +23,7 @@ from loguru import logger
 from audio_models.catalogue import load_catalogue
 from dialogue.phone_masking import mask_phone
 from telephony.providers.base import PlacedCall
-from telephony.providers.twilio.signature import twilio_signature
+from telephony.carriers.twilio.signature import twilio_signature
 from voicebot.providers.local.carrier import LocalCallResult, LocalCarrierCall
 from voicebot.providers.local.wire import PcmWire, TwilioWire
 
@@ -61,15 +61,19 @@ class LocalProvider:
                          attempt: int = 1, locale: str | None = None, debtor: str | None = None,
                          protocol: Literal["twilio", "pcm"] | None = None,
                          sample_rate: int | None = None, amd: bool = False,
-                         answered_by: str | None = None) -> PlacedCall:
+                         answered_by: str | None = None, inbound_from: str | None = None) -> PlacedCall:
+        """`inbound_from`: the debtor calls us from that number (a callback) instead; the start
+        then names the caller, not an account, as a carrier's inbound webhook would."""
         from voicebot.simulate import make_lines, parse_debtor  # heavy: models
         from voicebot.transports.simulated import ScriptedDebtor
 
         if self.server_url is None:
             raise RuntimeError("this LocalProvider has no server_url: it can record actions, not place calls")
         script, protocol = debtor or self.debtor, protocol or self.protocol
-        params = {k: v for k, v in {"account": account_id, "stage": stage, "attempt": str(attempt),
+        params = {k: v for k, v in {"account": account_id or None, "stage": stage, "attempt": str(attempt),
                                     "locale": locale}.items() if v is not None}
+        if inbound_from is not None:
+            params.update(direction="inbound", caller=inbound_from)
         if self.token and self.token_in == "parameter":
             params["token"] = self.token
         if amd:  # as a <Stream> <Parameter> would pass them; AnsweredBy as Twilio's AMD names it

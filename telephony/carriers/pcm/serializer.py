@@ -1,9 +1,9 @@
-"""Raw 16-bit PCM over a WebSocket (FreeSWITCH mod_audio_stream, Asterisk chan_websocket style).
+"""Raw 16-bit PCM over a WebSocket (FreeSWITCH mod_audio_stream and similar switches).
 
 The protocol, as the server speaks it on /media/pcm:
 
 - the first message is JSON text naming the call (read by the server before the pipeline
-  starts; see `start.py`): `{"event": "start", "account": "EN-LATE-1", "sample_rate": 16000}`
+  starts; see `carrier.py`): `{"event": "start", "account": "EN-LATE-1", "sample_rate": 16000}`
 - then each *binary* message is audio: signed 16-bit little-endian mono samples at that rate,
   any whole number of samples up to the server's frame limit (20 ms is usual);
 - text messages after the start are JSON control events: `{"event": "dtmf", "digit": "5"}`,
@@ -36,7 +36,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.base_serializer import FrameSerializer
 
-from voicebot.server.errors import BAD_MEDIA, BAD_MESSAGE, StreamError, check_size, parse_event
+from telephony.carriers.errors import BAD_MEDIA, BAD_MESSAGE, StreamError, check_size, parse_event
 
 STREAM_RATES = (8000, 16000)
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
+from telephony.carriers.twilio import twiml
 from telephony.providers.base import PlacedCall, ProviderError
-from telephony.providers.twilio import twiml
 
 API_BASE = "https://api.twilio.com"
 NOT_FOUND = 20404

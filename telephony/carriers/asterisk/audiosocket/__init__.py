@@ -1,0 +1,1 @@
+"""Asterisk AudioSocket: TLV frames over TCP (`frames.py`), calls named by registered UUIDs."""
