@@ -49,6 +49,9 @@ def mount_payments(app: FastAPI, settings: ServerSettings, store: RecordStore) -
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
             return _refusal(401, "a payments token is required: Authorization: Bearer <token>")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:  # refused before it is read
+            return _refusal(413, f"body over {MAX_BODY_BYTES} bytes: send smaller batches")
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             return _refusal(413, f"body over {MAX_BODY_BYTES} bytes: send smaller batches")
