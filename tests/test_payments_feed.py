@@ -148,6 +148,21 @@ def test_http_feed_is_all_or_nothing_and_idempotent(served):
     assert stored(records, "SELECT state FROM vb_promises WHERE account_id='EN-EARLY-1'") == [("kept",)]
 
 
+def test_http_feed_refuses_an_oversized_body_before_reading_it(served):
+    """A declared Content-Length over the limit is answered 413 at once: the server does not
+    wait for (and hold) megabytes to find out.  The body is never sent here, so a server that
+    read it first would not answer at all."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(served[0])
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall((f"POST /payments HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {TOKEN}\r\n"
+                      "Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n").encode())
+        status_line = sock.recv(200).split(b"\r\n", 1)[0]
+    assert status_line.split()[1] == b"413", status_line
+
+
 def test_console_promise_book_by_role(served):
     base, _records, app = served
     pages = {}
