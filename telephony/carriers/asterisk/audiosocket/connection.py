@@ -21,6 +21,8 @@ from starlette.websockets import WebSocketState
 
 from telephony.carriers.asterisk.audiosocket import frames
 
+LINGER_S = 1.0  # after the hang-up frame, how long the peer's last audio is read before closing
+
 
 class Address(NamedTuple):
     host: str
@@ -54,6 +56,10 @@ class AudioSocketConnection:
         self._writer.write(data)
         await self._writer.drain()
 
+    async def _discard_rest(self) -> None:
+        while await self._reader.read(4096):
+            pass
+
     async def send_text(self, data: str) -> None:
         raise RuntimeError("AudioSocket carries no text")
 
@@ -63,9 +69,16 @@ class AudioSocketConnection:
         self.application_state, self.close_code = WebSocketState.DISCONNECTED, code
         if code != 1000:
             logger.info(f"AudioSocket {self.client.host}:{self.client.port}: hanging up ({code} {reason})")
-        with contextlib.suppress(ConnectionError, RuntimeError):
+        with contextlib.suppress(ConnectionError, RuntimeError, OSError):
             self._writer.write(frames.Frame(frames.HANGUP).encode())
             await self._writer.drain()
+            if self._writer.can_write_eof():
+                self._writer.write_eof()
+        # Closing with the peer's audio still unread makes the kernel send a reset, which can
+        # destroy the hang-up frame before the peer reads it: read what it still sends (until
+        # it closes, or LINGER_S) first.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._discard_rest(), LINGER_S)
         self._writer.close()
         with contextlib.suppress(ConnectionError):
             await self._writer.wait_closed()
