@@ -201,6 +201,14 @@ class CallSession:
             return None
         return False  # no account, or two sharing the answer: neither can be told apart
 
+    def accounts_in_question(self) -> list[str]:
+        """The accounts a request heard now is about (an opt-out, say): the call's account, or,
+        on a callback not yet verified, every account of the caller's number, since the bot
+        cannot yet tell which debtor is speaking and calls to that number must all stop."""
+        if self.inbound and not self.policy.state.identity_confirmed:
+            return [a.id for a in self._candidates]
+        return [self.account.id]
+
     def _switch_account(self, account: Account) -> None:
         self.account = account
         self.stage = self.scripts.stage_for_days(account.days_overdue).name

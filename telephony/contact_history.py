@@ -102,6 +102,8 @@ class ContactHistory(Protocol):
         ...
 
     def finish(self, attempt_id: str, *, outcome: str, connected: bool, conversation: bool,
-               call_id: str | None = None) -> None:
-        """What came of an attempt; queued, never blocks the caller."""
+               call_id: str | None = None, account_id: str | None = None) -> None:
+        """What came of an attempt; queued, never blocks the caller.  `account_id`: the account
+        the attempt turned out to be about (a callback whose caller answered the knowledge
+        check as another account of the same number); its quiet days and caps count there."""
         ...

@@ -10,7 +10,7 @@ journal) learn them once the store is back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -114,16 +114,22 @@ class OptOuts:
         return len(missing)
 
 
-def journal_when_heard(opt_outs: OptOuts, account_id: str, source: str,
+def journal_when_heard(opt_outs: OptOuts, account_id: str | Callable[[], Sequence[str]], source: str,
                        after: Callable[[], None] | None = None, **extra: Any) -> Callable[[TurnRecord], None]:
     """A CallSession turn listener: the turn in which the debtor asks not to be called again
     is journaled at once, while the call goes on, so neither a lost `call.ended` event nor a
     process killed before the call's end can lose it.  `after` runs once it is journaled (the
-    server copies it to the store off its event loop)."""
+    server copies it to the store off its event loop).
+
+    `account_id` may be a function asked at the moment the request is heard: on a callback the
+    account is known only once the caller has answered the knowledge check, and before that
+    the request covers every account of the caller's number (`CallSession.accounts_in_question`)."""
     def listener(turn: TurnRecord) -> None:
         if turn.intent != STOP_INTENT:
             return
-        opt_outs.journal_only(account_id, datetime.now(timezone.utc), source, ON_A_CALL, **extra)
+        now = datetime.now(timezone.utc)
+        for account in ([account_id] if isinstance(account_id, str) else account_id()):
+            opt_outs.journal_only(account, now, source, ON_A_CALL, **extra)
         if after is not None:
             after()
 

@@ -58,6 +58,22 @@ class CallLink:
         for turn in session.turns:  # attached after the opening: keep it too
             self.on_turn(turn)
         session.listeners.append(self.on_turn)
+        session.event_listeners.append(self.on_event)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """A callback's caller answered the knowledge check as another account of the number:
+        the call is that debtor's from now on, in their history, book and erasure, not the
+        account the number was first matched to."""
+        if event.get("kind") != "account_identified":
+            return
+        account, stage = self.session.account, self.session.stage
+
+        def write(db) -> None:
+            call = db.get(Call, self.call_id)
+            if call is not None:
+                call.account_id, call.debtor_name, call.phone, call.stage = (
+                    account.id, account.name, account.phone, stage)
+        self.store.submit(write)
 
     def on_turn(self, turn: "TurnRecord") -> None:
         nlu = turn.nlu or {}
@@ -125,6 +141,8 @@ class CallLink:
             self.store.submit(write_promise(promise))
         if self.on_turn in session.listeners:
             session.listeners.remove(self.on_turn)
+        if self.on_event in session.event_listeners:
+            session.event_listeners.remove(self.on_event)
 
     def update_extra(self, extra: dict[str, Any]) -> None:
         """Add what only the caller learns at the very end (e.g. who closed the stream)."""

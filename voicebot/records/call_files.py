@@ -123,7 +123,10 @@ class RecordsFolder:
                     stems.setdefault(stem, {})[suffix] = entry
         found: dict[str, FoundCall] = {}
         for call_id, files in stems.items():
-            record = next((r for s in (".jsonl", ".json") if s in files
+            # The summary first: it names the account the call turned out to be about (a
+            # callback identified as another account of the number); the JSONL's first line
+            # the account it started with, for a call cut off before its summary.
+            record = next((r for s in (".json", ".jsonl") if s in files
                            and (r := _record_of(self.root / files[s].name, call_id)) is not None), None)
             if record is None:
                 continue

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection
@@ -155,10 +156,12 @@ class StoredContactHistory:
         return attempt_id
 
     def finish(self, attempt_id: str, *, outcome: str, connected: bool, conversation: bool,
-               call_id: str | None = None) -> None:
-        values = {"outcome": outcome[:32], "connected": connected, "conversation": conversation}
+               call_id: str | None = None, account_id: str | None = None) -> None:
+        values: dict[str, Any] = {"outcome": outcome[:32], "connected": connected, "conversation": conversation}
         if call_id:
             values["call_id"] = call_id
+        if account_id:
+            values["account_id"] = account_id
 
         def write(db: Session) -> None:
             db.execute(update(Row).where(Row.id == attempt_id).values(**values))

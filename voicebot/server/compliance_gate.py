@@ -109,7 +109,8 @@ class CallStartGate:
         self._taken_over.discard(attempt_id)
         self.history.finish(attempt_id, outcome=str(summary.get("outcome") or "not_started"),
                             connected=True, conversation="identity_confirmed" in tags,
-                            call_id=None if campaigns else summary.get("call_id"))
+                            call_id=None if campaigns else summary.get("call_id"),
+                            account_id=summary.get("account"))  # a callback's identified account
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

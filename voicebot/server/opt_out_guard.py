@@ -69,5 +69,7 @@ def watch_call(opt_outs: OptOuts, session: CallSession, carrier_call_id: str | N
         if opt_outs.store is not None:
             loop.run_in_executor(None, _copy_to_store, opt_outs)
 
-    session.listeners.append(journal_when_heard(opt_outs, session.account.id, "media_stream", after=to_store,
-                                                call_id=session.call_id, carrier_call_id=carrier_call_id))
+    # Asked when heard: a callback's account is known only after the knowledge check.
+    heard = journal_when_heard(opt_outs, session.accounts_in_question, "media_stream", after=to_store,
+                               call_id=session.call_id, carrier_call_id=carrier_call_id)
+    session.listeners.append(heard)

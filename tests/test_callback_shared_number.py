@@ -1,0 +1,99 @@
+"""A callback from a number several accounts share (issue 21): what the call leaves behind
+belongs to the debtor the knowledge check identified, not to the account the number was first
+matched to, and an opt-out said before anyone is identified stops calls to every account of
+that number.
+
+Real parts: the shipped scripts and classifier, a SQLite records store, the opt-out journal on
+disk, the records folder the erasure scans, the server's contact-history gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+
+from conftest import CALL_DATE, SAMPLE_ACCOUNTS
+from telephony.campaign.opt_out_journal import OptOutJournal
+from telephony.campaign.opt_outs import OptOuts, journal_when_heard
+from voicebot.recording.call_record import CallRecorder
+from voicebot.records import RecordStore, attach_session
+from voicebot.records.call_files import RecordsFolder
+from voicebot.records.contact_history import StoredContactHistory
+from voicebot.records.models import Call
+from voicebot.server import ServerSettings
+from voicebot.server.compliance_gate import CallStartGate
+
+FIRST, SECOND = "EN-EARLY-1", "EN-LATE-1"  # John Carter (1985-03-05); David Kim (1990-07-14)
+INBOUND = SimpleNamespace(call_id="CA-in", direction="inbound", extra={})
+
+
+def _callback(engines, accounts):
+    return engines["en"].start_call(accounts[FIRST], today=CALL_DATE, inbound=True,
+                                    other_accounts=[accounts[SECOND]])
+
+
+def _opt_out_listener(session, tmp_path):
+    opt_outs = OptOuts(None, OptOutJournal(tmp_path / "opt_outs.jsonl"))
+    session.listeners.append(journal_when_heard(opt_outs, session.accounts_in_question, "media_stream"))
+    return opt_outs.journal
+
+
+def test_the_call_its_files_and_its_history_row_move_to_the_identified_account(engines, accounts, tmp_path):
+    store = RecordStore(f"sqlite:///{tmp_path / 'records.db'}")
+    settings = ServerSettings(accounts_file=SAMPLE_ACCOUNTS, records_dir=tmp_path, tokens=["t"],
+                              call_date=date(2026, 11, 23), contact_history=True)
+    gate = CallStartGate(settings, StoredContactHistory(store))
+    night = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # 22:00 in Chicago
+    try:
+        attempt = asyncio.run(gate.admit(accounts[FIRST], INBOUND, at=night))
+        session = _callback(engines, accounts)
+        folder = tmp_path / "calls"
+        recorder = CallRecorder(folder, session)
+        session.open()
+        attach_session(store, session)
+        journal = _opt_out_listener(session, tmp_path)
+
+        session.hear("July fourteenth, 1990")
+        assert session.account.id == SECOND and session.policy.state.identity_confirmed
+        session.hear("please stop calling me")
+        summary = recorder.finish()
+        gate.finish(attempt, summary)
+        store.flush()
+
+        with store.session() as db:
+            call = db.get(Call, session.call_id)
+            assert (call.account_id, call.debtor_name, call.stage) == (SECOND, "David Kim", "late")
+        history = StoredContactHistory(store)
+        (row,) = history.rows_since(SECOND, night - timedelta(days=1))
+        assert row.direction == "inbound" and row.conversation
+        assert history.rows_since(FIRST, night - timedelta(days=1)) == []
+        assert RecordsFolder(folder).scan()[session.call_id].account_id == SECOND  # what erasure finds
+        # Identified: the opt-out is the identified debtor's alone, as on a call to them.
+        assert SECOND in journal and FIRST not in journal
+    finally:
+        gate.close()
+        store.close()
+
+
+def test_an_opt_out_before_anyone_is_identified_covers_every_account_of_the_number(engines, accounts, tmp_path):
+    session = _callback(engines, accounts)
+    session.open()
+    journal = _opt_out_listener(session, tmp_path)
+
+    turn = session.hear("stop calling this number")
+
+    assert turn.end and not session.policy.state.identity_confirmed
+    assert FIRST in journal and SECOND in journal
+    assert session.accounts_in_question() == [FIRST, SECOND]
+
+
+def test_an_outbound_call_opts_out_only_the_account_called(engines, accounts, tmp_path):
+    session = engines["en"].start_call(accounts[FIRST], today=CALL_DATE)
+    session.open()
+    journal = _opt_out_listener(session, tmp_path)
+
+    session.hear("stop calling me")
+
+    assert session.accounts_in_question() == [FIRST]
+    assert FIRST in journal and SECOND not in journal
