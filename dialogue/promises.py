@@ -9,10 +9,13 @@ takes a day).  Paid in full in that window: `kept`, as soon as the money is ther
 the promise stays `pending` until it is checked (`check_at`, never before the grace is over),
 and is then `partly_kept` (some money came) or `broken` (none did).  Verdicts are recomputed
 from all the facts every time, so a payment that reaches the feed late but was made in time
-still turns a `broken` promise into a `kept` one.
+still turns a `broken` promise into a `kept` one.  Money paid after the window still counts:
+a promise it covers becomes `paid_late` (not kept on time, so not in the kept rate, but owed
+nothing: no follow-up call may say "it hasn't reached us"), one it covers in part `partly_kept`.
 
 A payment goes to the account's earliest open promise whose window holds it; what is left over
-goes on to the next one.  The account a follow-up call is about carries the broken promise as
+goes on to the next one, then to the earliest promise whose window had closed before it was
+paid and is still short.  The account a follow-up call is about carries the broken promise as
 `prior_promise` ({date, amount, currency}), which the scripts say as {prior_promise_amount} and
 {prior_promise_date}.
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
@@ -31,8 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dialogue.accounts import Account
 
-PromiseState = Literal["pending", "kept", "partly_kept", "broken"]
-PROMISE_STATES: tuple[str, ...] = ("pending", "kept", "partly_kept", "broken")
+PromiseState = Literal["pending", "kept", "paid_late", "partly_kept", "broken"]
+PROMISE_STATES: tuple[str, ...] = ("pending", "kept", "paid_late", "partly_kept", "broken")
 CENT = 0.005  # amounts are money: half a cent short still pays in full
 PRIOR_PROMISE = "prior_promise"  # the account field a follow-up call carries
 REMINDER_TRIGGER = "promise_reminder"  # the SMS trigger (and stage sms: key) that reminds of a promise
@@ -61,7 +64,7 @@ class PaymentFact:
 @dataclass(frozen=True)
 class Verdict:
     state: PromiseState
-    paid: float  # paid toward this promise inside its window
+    paid: float  # paid toward this promise: inside its window, and after it once it was late
 
 
 def promise_window(promised_on: date, made_on: date, zone: tzinfo) -> tuple[datetime, datetime]:
@@ -91,36 +94,49 @@ def judge(promises: Iterable[PromiseTerms], payments: Iterable[PaymentFact], now
     out: dict[int, Verdict] = {}
     for account_id, terms_list in by_account.items():
         ordered = sorted(terms_list, key=lambda t: (t.due_by, t.id))
-        allocated = _allocate(ordered, paid_by.get(account_id, []), grace)
+        in_time, late = _allocate(ordered, paid_by.get(account_id, []), grace)
         for terms in ordered:
-            out[terms.id] = _verdict(terms, allocated[terms.id], now, grace)
+            out[terms.id] = _verdict(terms, in_time[terms.id], late[terms.id], now, grace)
     return out
 
 
-def _allocate(ordered: list[PromiseTerms], payments: list[PaymentFact], grace: timedelta) -> dict[int, float]:
-    allocated = {t.id: 0.0 for t in ordered}
+def _allocate(ordered: list[PromiseTerms], payments: list[PaymentFact],
+              grace: timedelta) -> tuple[dict[int, float], dict[int, float]]:
+    """What each promise got in its window, and after it: a payment fills the open windows
+    first (oldest promise first), and only its leftover goes to promises already late."""
+    in_time = {t.id: 0.0 for t in ordered}
+    late = {t.id: 0.0 for t in ordered}
     for payment in sorted(payments, key=lambda p: (p.paid_at, p.reference)):
-        left = payment.amount
-        for terms in ordered:
-            if left <= 0:
-                break
-            if not terms.counts_from <= payment.paid_at < terms.due_by + grace:
-                continue
-            room = terms.amount - allocated[terms.id]
-            if room <= CENT:
-                continue
-            take = min(left, room)
-            allocated[terms.id] += take
-            left -= take
-    return allocated
+        left = _fill(ordered, payment.amount, in_time, late, in_time,
+                     lambda t: t.counts_from <= payment.paid_at < t.due_by + grace)
+        _fill(ordered, left, in_time, late, late, lambda t: payment.paid_at >= t.due_by + grace)
+    return in_time, late
 
 
-def _verdict(terms: PromiseTerms, paid: float, now: datetime, grace: timedelta) -> Verdict:
-    paid = round(paid, 2)
+def _fill(ordered: list[PromiseTerms], left: float, in_time: dict[int, float], late: dict[int, float],
+          into: dict[int, float], counts: Callable[[PromiseTerms], bool]) -> float:
+    """Put `left` into the promises `counts` accepts, up to what each still lacks; the rest."""
+    for terms in ordered:
+        if left <= 0:
+            break
+        room = terms.amount - in_time[terms.id] - late[terms.id]
+        if room <= CENT or not counts(terms):
+            continue
+        take = min(left, room)
+        into[terms.id] += take
+        left -= take
+    return left
+
+
+def _verdict(terms: PromiseTerms, in_time: float, late: float, now: datetime, grace: timedelta) -> Verdict:
+    paid = round(in_time, 2)
     if paid >= terms.amount - CENT:
         return Verdict("kept", paid)
     if now < check_time(terms, grace):
         return Verdict("pending", paid)
+    paid = round(in_time + late, 2)
+    if paid >= terms.amount - CENT:
+        return Verdict("paid_late", paid)
     return Verdict("partly_kept" if paid > 0 else "broken", paid)
 
 

@@ -148,6 +148,32 @@ def test_broken_promise_is_reminded_checked_and_called_kept_one_is_not(accounts,
     assert tuesday["local_time"].startswith("2026-12-01T09:00")
 
 
+def test_a_payment_after_the_check_cancels_the_follow_up_call_already_scheduled(accounts, book, tmp_path):
+    """Broken on Saturday, its follow-up call waits for Monday (the quiet week); the money comes
+    on Sunday, late: no call says "it hasn't reached us", the account is resolved again."""
+    late = row(accounts, "EN-EARLY-1", "LATE", "+12065550113", sim_debtor="yes this is John|I can pay it on Friday|yes")
+    clock = ManualClock(datetime(2026, 11, 23, 10, 0, tzinfo=LA))   # Monday
+    worker, dialer, store, _steps = campaign(book, tmp_path, clock)
+    asyncio.run(worker.run([late], follow=True, until=datetime(2026, 11, 29, 12, 0, tzinfo=LA)))
+    scheduled = store.state("spring", "LATE")
+    assert promises(book)["LATE"].state == "broken" and len(dialer.placed) == 1
+    # due at the check, put off by the rules till Monday, still about Friday's promise
+    assert (scheduled.status, scheduled.waiting_for, scheduled.follow_up["date"]) == (
+        "pending", "quiet_days_after_conversation", "2026-11-27")
+
+    paid = [("line 2", PaymentIn(account_id="LATE", amount=1250, paid_at="2026-11-29T21:00:00Z", reference="P-9"))]
+    judge_after(book, add_payments(book, paid, "csv", datetime(2026, 11, 29, 22, tzinfo=UTC)), {"LATE"},
+                datetime(2026, 11, 29, 22, tzinfo=UTC), timedelta(0))
+    asyncio.run(worker.run(follow=True, until=datetime(2026, 12, 2, 0, 0, tzinfo=LA)))
+
+    assert len(dialer.placed) == 1  # the follow-up call was never placed
+    promise = promises(book)["LATE"]
+    assert (promise.state, promise.paid) == ("paid_late", 1250.0)
+    state = store.state("spring", "LATE")
+    assert (state.status, state.final, state.follow_up) == ("done", "resolved", None)
+    assert "follow-up cancelled" in state.note and "paid late" in state.note
+
+
 def broken_rows(store: RecordStore) -> list[Promise]:
     with store.session() as db:
         return list(db.query(Promise).filter(Promise.account_id == "BREAK"))

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dialogue.promises import (
-    PaymentFact, PromiseTerms, heard_method, judge, promise_window, prior_promise, with_prior_promise,
+    PaymentFact, PromiseTerms, Verdict, heard_method, judge, promise_window, prior_promise, with_prior_promise,
 )
 from dialogue.script.checks import load_locale
 from dialogue.script.loader import read_locale
@@ -65,10 +65,33 @@ def test_partly_paid_is_pending_then_partly_kept():
     assert (verdict.state, verdict.paid) == ("partly_kept", 80.0)
 
 
-def test_late_payment_counts_only_within_the_grace():
+def test_a_payment_after_the_window_is_late_not_kept_and_within_the_grace_is_kept():
     late = [pay("r1", 200, la("2026-12-12T09:00"))]
-    assert judge([promise()], late, la("2026-12-13T00:00"))[1].state == "broken"
+    assert judge([promise()], late, la("2026-12-13T00:00"))[1] == Verdict("paid_late", 200.0)
     assert judge([promise()], late, la("2026-12-13T00:00"), grace=timedelta(days=1))[1].state == "kept"
+    # judged broken before the money came; the money then makes it paid late
+    assert judge([promise()], late, la("2026-12-12T08:00"))[1].state == "broken"
+    assert judge([promise()], [pay("r1", 50, la("2026-12-12T09:00"))], la("2026-12-13T00:00"))[1] == Verdict(
+        "partly_kept", 50.0)
+
+
+def test_late_money_fills_an_open_window_first_then_the_late_promise():
+    old, new = promise(1, 100, promised=date(2026, 12, 9)), promise(2, 100, made=date(2026, 12, 10),
+                                                                     promised=date(2026, 12, 20))
+    verdicts = judge([old, new], [pay("r1", 150, la("2026-12-15T09:00"))], la("2026-12-16T00:00"))
+    assert verdicts[2] == Verdict("kept", 100.0) and verdicts[1] == Verdict("partly_kept", 50.0)
+    verdicts = judge([old, new], [pay("r1", 200, la("2026-12-15T09:00"))], la("2026-12-16T00:00"))
+    assert verdicts[1] == Verdict("paid_late", 100.0)
+
+
+def test_a_promise_paid_late_gets_no_follow_up_call_and_counts_toward_no_escalation():
+    policy = FollowUpPolicy(call_when_broken=True, escalate_after_broken=2)
+    broken = [record(1, "broken"), record(2, "broken", promised=date(2026, 12, 18))]
+    assert [s.kind for s in next_steps(broken, lambda r: policy, la("2026-12-20T00:00"))] == ["escalate"]
+    paid = [record(1, "paid_late"), record(2, "broken", promised=date(2026, 12, 18))]
+    assert [(s.kind, s.promise.id) for s in next_steps(paid, lambda r: policy, la("2026-12-20T00:00"))] == [
+        ("call", 2)]
+    assert next_steps([record(1, "paid_late")], lambda r: policy, la("2026-12-20T00:00")) == []
     # with a grace, an unpaid promise is judged only when the grace is over
     assert judge([promise()], [], la("2026-12-12T12:00"), grace=timedelta(days=1))[1].state == "pending"
 

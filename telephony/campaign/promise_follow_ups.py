@@ -167,3 +167,17 @@ class PromiseFollowUps:
         self.book.note_step(record.id, "escalated", now, step.detail)
         logger.info(f"campaign {self.campaign}: {account.id} {note}")
         return True
+
+    def paid_since(self, account_id: str, follow_up: dict[str, Any], now: datetime) -> str | None:
+        """Why a follow-up dial about this promise must not happen now: money came since it was
+        judged broken (paid after its window, or paid in time and reported late), so a call
+        saying "it hasn't reached us yet" would be false.  None: it still stands broken.
+        The book is judged afresh at `now`; a book that cannot be read raises, and the dial
+        waits (`worker`), since guessing could tell a debtor who paid that they did not."""
+        promise_id = follow_up.get("id")
+        records = judge_book(self.book, [account_id], now, self.grace, self.scripts_for)
+        record = next((r for r in records if r.id == promise_id), None)
+        if record is None or record.state == "broken":
+            return None  # an unknown promise (erased, or carried by hand): the call's own script decides
+        return (f"follow-up cancelled: the promise of {record.amount:g} for {record.promised_on} "
+                f"is now {record.state.replace('_', ' ')} ({record.paid:g} paid)")

@@ -68,6 +68,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 CAP_LOOKBACK = timedelta(days=8)
+BOOK_RETRY = timedelta(minutes=10)  # a follow-up whose promise book did not answer waits this long
 
 
 def default_worker_id() -> str:
@@ -295,6 +296,38 @@ class CampaignWorker:
             await _io(self.store.defer, lease, state)
             self.listener.settled(state)
             return None
+        if state.follow_up and self.follow_ups is not None:
+            if not await self._follow_up_still_due(lease, state, account, now):
+                return None
+        return await self._dial_checked(lease, state, account, debtor, stage, now)
+
+    async def _follow_up_still_due(self, lease: Lease, state: AccountState, account: Account, now: datetime) -> bool:
+        """A follow-up dial goes ahead only while its promise is still unpaid; money that came
+        since ends it (the account is resolved again), and a book that cannot be read puts it
+        off rather than risk telling a debtor who paid that they did not."""
+        try:
+            paid = await _io(self.follow_ups.paid_since, account.id, state.follow_up, now)
+        except self.store.unavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the promise book away
+            logger.warning(f"campaign {self.campaign}: {account.id}: follow-up put off, the promise book "
+                           f"did not answer ({type(exc).__name__}: {exc})")
+            later = state.model_copy(update={"next_at": now + BOOK_RETRY, "waiting_for": "promise_book",
+                                             "updated_at": now})
+            await _io(self.store.defer, lease, later)
+            return False
+        if paid is not None:
+            logger.info(f"campaign {self.campaign}: {account.id}: {paid}")
+            done = state.model_copy(update={"status": "done", "final": "resolved", "next_at": None, "waiting_for": None,
+                                            "follow_up": None, "note": paid, "updated_at": now})
+            await _io(self.store.defer, lease, done)
+            self.listener.settled(done)
+            return False
+        return True
+
+    async def _dial_checked(self, lease: Lease, state: AccountState, account: Account, debtor, stage: str,
+                            now: datetime) -> asyncio.Task | None:
+        """The account's dial, if the campaign's settings and the jurisdiction's rules allow it now."""
         # The campaign's own window and caps first (a stricter setting on top of the law),
         # then the jurisdiction's contact rules, fed with this debt's attempts in any campaign.
         # With no known clock there is no local hour to judge: the rules refuse it, by name.

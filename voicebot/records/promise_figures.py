@@ -2,9 +2,10 @@
 state, the kept rate by stage, by promised day and by the voice that heard the promise, and
 amount promised against amount collected (per currency: dollars and yuan do not add up).
 
-The kept rate counts only promises already judged: kept / (kept + partly kept + broken); a
-pending promise is neither kept nor broken yet.  "Collected" is what was paid toward the
-promises in their windows (dialogue/promises.py), as last judged.
+The kept rate counts only promises already judged: kept / (kept + paid late + partly kept +
+broken); a pending promise is neither kept nor broken yet, and one paid after its window was
+not kept.  "Collected" is what was paid toward the promises, in their windows and (for those
+already late) after them (dialogue/promises.py), as last judged.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ STATES = PROMISE_STATES
 class StateCounts:
     pending: int = 0
     kept: int = 0
+    paid_late: int = 0
     partly_kept: int = 0
     broken: int = 0
 
     @property
     def judged(self) -> int:
-        return self.kept + self.partly_kept + self.broken
+        return self.kept + self.paid_late + self.partly_kept + self.broken
 
     @property
     def kept_rate(self) -> float:
