@@ -97,3 +97,25 @@ def test_an_outbound_call_opts_out_only_the_account_called(engines, accounts, tm
 
     assert session.accounts_in_question() == [FIRST]
     assert FIRST in journal and SECOND not in journal
+
+
+def test_the_number_finds_its_accounts_most_overdue_first_and_a_reload_adds_new_ones(accounts, tmp_path):
+    import json
+    import os
+
+    from voicebot.server.accounts import AccountBook
+
+    def row(base: str, new_id: str, phone: str, days: int) -> dict:
+        return {**accounts[base].model_dump(mode="json"), "id": new_id, "phone": phone, "days_overdue": days}
+
+    path = tmp_path / "accounts.json"
+    path.write_text(json.dumps([row(FIRST, "A", "+12065550100", 10), row(SECOND, "B", "+12065550100", 70),
+                                row(FIRST, "C", "+12065550199", 10)]))
+    book = AccountBook(path)
+    assert [a.id for a in book.by_phone("+12065550100")] == ["B", "A"]
+    assert book.by_phone("+12065550123") == []
+
+    path.write_text(json.dumps([row(FIRST, "A", "+12065550100", 10), row(SECOND, "B", "+12065550100", 70),
+                                row(FIRST, "D", "+12065550100", 200)]))
+    os.utime(path, (1, 1))  # a new mtime whatever the clock's resolution
+    assert [a.id for a in book.by_phone("+12065550100")] == ["D", "B", "A"]

@@ -21,6 +21,7 @@ class AccountBook:
         self._lock = threading.Lock()
         self._mtime: float | None = None
         self._accounts: dict[str, Account] = {}
+        self._by_phone: dict[str, list[Account]] = {}  # a callback's lookup, built with each load
         self._reload(strict=True)  # a bad file at start-up is a configuration error: fail loudly
 
     def _reload(self, strict: bool = False) -> None:
@@ -34,8 +35,13 @@ class AccountBook:
                 raise AccountError(str(exc)) from None
             logger.warning(f"keeping the accounts loaded before: {exc}")
             return
+        by_phone: dict[str, list[Account]] = {}
+        for account in accounts.values():
+            by_phone.setdefault(account.phone, []).append(account)
+        for found in by_phone.values():
+            found.sort(key=lambda a: (-a.days_overdue, a.id))
         with self._lock:
-            self._accounts, self._mtime = accounts, mtime
+            self._accounts, self._by_phone, self._mtime = accounts, by_phone, mtime
 
     def get(self, account_id: str) -> Account | None:
         self._reload()
@@ -47,8 +53,7 @@ class AccountBook:
         a shared number (a household, a business line) may hold several."""
         self._reload()
         with self._lock:
-            found = [a for a in self._accounts.values() if a.phone == e164]
-        return sorted(found, key=lambda a: (-a.days_overdue, a.id))
+            return list(self._by_phone.get(e164, ()))
 
     def locales(self) -> set[str]:
         with self._lock:
