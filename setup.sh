@@ -7,8 +7,11 @@ PY=${PYTHON:-python3}
 # System tools: espeak-ng speaks Mandarin and synthesises test callers; sox converts audio;
 # redis-server is the live bus the tests start privately (production points REDIS_URL at one).
 missing=()
-# chromium drives the console tests (Playwright with executable_path, no browser download).
-for tool in espeak-ng sox redis-server chromium; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+# chromium drives the console tests (Playwright with executable_path, no browser download);
+# haproxy fronts the replicas of the multi-replica topology test (deploy/haproxy.cfg).
+for tool in espeak-ng sox redis-server chromium haproxy; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

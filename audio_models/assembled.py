@@ -25,7 +25,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CACHE_ENV = "VOICEBOT_CACHE"
+from audio_models.environment import CACHE_ENV, cache_root
+
 _PIECE = re.compile(r"^(?P<name>.+)\.part(?P<index>\d+)$")
 _lock = threading.Lock()  # one assembly at a time in a process (other processes: atomic renames)
 
@@ -111,7 +112,7 @@ class AssembledModel(BaseModel):
 
 def models_dir() -> Path:
     """`$VOICEBOT_CACHE/models`, else `~/.cache/voicebot/models`."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "voicebot") / "models"
+    return cache_root() / "models"
 
 
 def _size(path: Path) -> int | None:

@@ -8,7 +8,6 @@ inside Piper or Vosk.
 
 from __future__ import annotations
 
-import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -17,12 +16,11 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from audio_models.environment import RECOGNIZER_ENV, env_value
 from audio_models.sources import ModelNotFoundError, ModelSource
 
 CATALOGUE_FILE = Path(__file__).with_name("voices.yaml")
 _ID = r"^[a-z]{2,3}-[a-z0-9-]+$"
-#: Recogniser ids, comma-separated, each replacing its locale's default (e.g. `zh-vosk`).
-RECOGNIZER_ENV = "VOICEBOT_RECOGNIZER"
 
 __all__ = [
     "RECOGNIZER_ENV", "Catalogue", "EspeakVoiceSpec", "ModelNotFoundError", "PiperVoiceSpec",
@@ -174,7 +172,7 @@ class Catalogue(BaseModel):
             raise UnknownModelError(
                 f"no recogniser for locale {locale!r}; locales with one: {known}"
             )
-        chosen = choice if choice is not None else os.environ.get(RECOGNIZER_ENV, "")
+        chosen = choice if choice is not None else env_value(RECOGNIZER_ENV) or ""
         for wanted in filter(None, (c.strip() for c in chosen.split(","))):
             spec = self.recognizer(wanted)  # an unknown id fails, listing the known ones
             if spec.locale == mine[0].locale:

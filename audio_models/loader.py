@@ -10,13 +10,13 @@ PiperVoice, WhisperModel and vosk.Model are safe to share between threads for in
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from audio_models.catalogue import Catalogue, load_catalogue
+from audio_models.environment import onnx_threads
 
 if TYPE_CHECKING:
     import vosk
@@ -77,7 +77,7 @@ def _onnx_session(path: Path) -> Any:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    threads = int(os.environ.get("VOICEBOT_ONNX_THREADS", "1"))
+    threads = onnx_threads()
     if threads > 0:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

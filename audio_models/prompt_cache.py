@@ -28,6 +28,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from audio_models.environment import PROMPT_CACHE_DIR_ENV, env_value
+
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
@@ -197,5 +199,11 @@ def default_prompt_cache() -> PromptCache:
     VOICEBOT_PROMPT_CACHE_DIR names a folder."""
     global _default
     if _default is None:
-        _default = PromptCache(directory=os.environ.get("VOICEBOT_PROMPT_CACHE_DIR") or None)
+        _default = PromptCache(directory=env_value(PROMPT_CACHE_DIR_ENV))
     return _default
+
+
+def use_default_prompt_cache(cache: PromptCache) -> None:
+    """Make `cache` the process-wide one (`voicebot serve --prompt-cache`), replacing any other."""
+    global _default
+    _default = cache

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from audio_models.assembled import AssembledModel, ModelAssemblyError
+from audio_models.environment import env_value
 
 # Where `vosk.Model(lang=...)` looks before it downloads (vosk/__init__.py MODEL_DIRS).
 VOSK_CACHE_DIRS = (Path("/usr/share/vosk"), Path.home() / ".cache" / "vosk")
@@ -57,7 +57,7 @@ class ModelSource(BaseModel):
         """The model's path on this machine, or ModelNotFoundError naming what to install or set."""
         hints: list[str] = []
         if self.env:
-            value = os.environ.get(self.env)
+            value = env_value(self.env)
             if value:
                 path = Path(value).expanduser()
                 if self.vosk_lang:

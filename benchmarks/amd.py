@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("LOGURU_LEVEL", "WARNING")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
@@ -28,6 +26,7 @@ from rich.table import Table  # noqa: E402
 
 from amd_set import RATE, Clip, load_or_build  # noqa: E402
 from voicebot.audio.amd import AmdSettings, detect  # noqa: E402
+from voicebot.cli.logging_setup import quiet_logs  # noqa: E402
 
 LABELS = ("human", "machine")
 VERDICTS = ("human", "machine", "unknown")
@@ -101,4 +100,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    quiet_logs()  # warnings only, unless LOGURU_LEVEL
     main()

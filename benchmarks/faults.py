@@ -42,7 +42,6 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("LOGURU_LEVEL", "WARNING")
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
@@ -55,6 +54,7 @@ from voicebot.bench.metrics import call_failure, read_records  # noqa: E402
 from voicebot.bench.scenarios import write_accounts  # noqa: E402
 from voicebot.bench.redis_server import RedisProcess  # noqa: E402
 from voicebot.bench.server import BenchServer  # noqa: E402
+from voicebot.cli.logging_setup import quiet_logs  # noqa: E402
 
 PHASES = ("quiet", "sockets", "sign_in", "redis", "disk")
 PROBED = ("quiet", "redis")  # phases with opt-out and handoff calls (quiet: the control)
@@ -310,6 +310,7 @@ def show(results: list[dict]) -> None:
 
 
 if __name__ == "__main__":
+    quiet_logs()  # warnings only, unless LOGURU_LEVEL
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--phase-s", type=float, default=60.0)

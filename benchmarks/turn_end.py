@@ -42,10 +42,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("LOGURU_LEVEL", "WARNING")
 
 import numpy as np  # noqa: E402
-from loguru import logger  # noqa: E402
 from pipecat.frames.frames import (  # noqa: E402
     EndFrame, Frame, InputAudioRawFrame, VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame)
 from pipecat.pipeline.worker import PipelineWorker  # noqa: E402
@@ -54,7 +52,9 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor  #
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from amd_set import line, speak, trim  # noqa: E402  (voices, line noise + mu-law, trimming)
 
-from voicebot.audio.vad.pause import PauseVADProcessor, UserPausedFrame  # noqa: E402
+from voicebot.audio.vad.pause import PauseVADProcessor  # noqa: E402
+from voicebot.cli.logging_setup import quiet_logs  # noqa: E402
+from voicebot.frames import UserPausedFrame  # noqa: E402
 from voicebot.audio.vad.text_turn import TextTurnVADProcessor  # noqa: E402
 from voicebot.audio.vad.turn_end import SmartTurnVADProcessor  # noqa: E402
 from voicebot.pipeline import listening  # noqa: E402
@@ -62,8 +62,6 @@ from voicebot.pipeline.dialogue_processor import CONTINUE_WINDOW_S  # noqa: E402
 from voicebot.pipeline.offline import run_offline  # noqa: E402
 from voicebot.transports.simulated.debtor import last_voiced_s  # noqa: E402
 
-logger.remove()
-logger.add(sys.stderr, level=os.environ["LOGURU_LEVEL"])
 
 RATE = 8000
 FRAME_MS = 20
@@ -444,4 +442,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    quiet_logs()  # warnings only, unless LOGURU_LEVEL
     asyncio.run(main())

@@ -17,7 +17,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-os.environ.setdefault("LOGURU_LEVEL", "WARNING")
 
 import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -28,6 +27,7 @@ from voicebot.pipeline.parts import render_speech  # noqa: E402
 from voicebot.services.tts import create_tts_service  # noqa: E402
 from voicebot.services.whisper import load_shared_whisper, transcribe_short  # noqa: E402
 from voicebot.simulate import Simulation, parse_debtor  # noqa: E402
+from voicebot.cli.logging_setup import quiet_logs  # noqa: E402
 
 ACCOUNTS = Path(__file__).resolve().parents[1] / "scripts" / "accounts" / "sample_accounts.json"
 CALLS = [
@@ -124,4 +124,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    quiet_logs()  # warnings only, unless LOGURU_LEVEL
     asyncio.run(main())

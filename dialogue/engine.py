@@ -31,9 +31,10 @@ class DialogueEngine:
 
     def start_call(self, account: Account, stage: str | None = None, attempt: int = 1,
                    today: date | None = None, call_id: str | None = None, inbound: bool = False,
-                   other_accounts: Sequence[Account] = ()) -> CallSession:
+                   other_accounts: Sequence[Account] = (), verification_locked: bool = False) -> CallSession:
         return CallSession(self.scripts, self.nlu, account, stage, attempt, today, call_id,
-                           inbound=inbound, other_accounts=other_accounts)
+                           inbound=inbound, other_accounts=other_accounts,
+                           verification_locked=verification_locked)
 
 
 @lru_cache(maxsize=8)

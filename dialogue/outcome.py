@@ -110,6 +110,8 @@ def summarise(state: CallState, intents: list[str], confidences: list[float], am
         tags.add(f"represented:{state.represented}")
     if state.retry_limit_hit:
         tags.add("repeated_misunderstanding")
+    if state.verification_failures and not state.identity_confirmed:
+        tags.add("verification_failed")  # a caller who never proved who they are: counts to a lockout
     if any(c < threshold for c in confidences):
         tags.add("low_confidence")
     return CallResult(outcome, max(0, min(100, score)), sorted(tags), details)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from dialogue.environment import SCRIPTS_ENV, setting
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def scripts_root() -> Path:
-    return Path(os.environ.get("VOICEBOT_SCRIPTS", REPO_ROOT / "scripts"))
+    """$VOICEBOT_SCRIPTS, else the shipped scripts/."""
+    return Path(setting(SCRIPTS_ENV) or REPO_ROOT / "scripts")
 
 
 def locale_dir(locale: str) -> Path:

@@ -23,7 +23,7 @@ from dialogue.intents import PROTECTED_INTENTS
 from dialogue.nlu.decision import DecisionSettings, decide
 from dialogue.nlu.result import NluBackend, NluResult
 from dialogue.outcome import CallResult, summarise
-from dialogue.policy.engine import StagePolicy
+from dialogue.policy.engine import UNVERIFIABLE, StagePolicy
 from dialogue.policy.state import BotReply, CallState
 from dialogue.script.disclosure import node_texts
 from dialogue.script.loader import LocaleScripts
@@ -114,11 +114,16 @@ class CallSession:
     def __init__(self, scripts: LocaleScripts, nlu: NluBackend, account: Account,
                  stage: str | None = None, attempt: int = 1, today: date | None = None,
                  call_id: str | None = None, inbound: bool = False,
-                 other_accounts: Sequence[Account] = ()):
+                 other_accounts: Sequence[Account] = (), verification_locked: bool = False):
         """`inbound`: the debtor called us (a callback); `other_accounts`: further accounts of
-        the caller's number, one of which the knowledge check may turn out to be."""
+        the caller's number, one of which the knowledge check may turn out to be.
+        `verification_locked`: callers from this number failed the check on too many recent
+        calls (someone may be guessing a date of birth one call at a time): no answer is
+        compared, every one counts as wrong, and the call closes the way a failed check does,
+        without telling a guesser whether a guess was right."""
         self.scripts, self.nlu, self.account = scripts, nlu, account
         self.inbound = inbound
+        self.verification_locked = inbound and verification_locked
         self._candidates = [account, *[a for a in other_accounts if a.id != account.id]]
         self.today = today or local_today(account)
         self.stage = stage or scripts.stage_for_days(account.days_overdue).name
@@ -185,13 +190,19 @@ class CallSession:
             reply = self.policy.start(inbound=self.inbound)
         except ValueError as exc:
             raise CallSetupError(str(exc)) from None
+        if self.verification_locked:
+            self.note("verification_locked")
         return self._record("opening", None, None, reply, "")
 
-    def _verify(self, fact: str, text: str) -> bool | None:
+    def _verify(self, fact: str, text: str) -> bool | str | None:
         """Compare a knowledge answer with each account of the number; a match on another one
         makes it the call's account (its stage, its values) from here on."""
+        if all(getattr(a, fact, None) in (None, "") for a in self._candidates):
+            return UNVERIFIABLE
         verdicts = [answer_matches(fact, text, getattr(a, fact, None), self.scripts.locale)
                     for a in self._candidates]
+        if self.verification_locked:
+            return None if all(v is None for v in verdicts) else False  # an answer: wrong, whatever it is
         matched = [a for a, ok in zip(self._candidates, verdicts) if ok]
         if len(matched) == 1:
             if matched[0] is not self.account:

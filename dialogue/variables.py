@@ -6,7 +6,7 @@ prompt using a *sensitive* variable may not be spoken before identity is confirm
 call start check (every variable a stage uses must have a value for this account), and the
 speech cache: the audio of a *personal* value (a name, an exact amount) is kept for its call
 only, while the rest (the lender, a date, "online banking") is the same for many accounts of a
-portfolio and is synthesised once and shared (voicebot/services/piper/base.py).
+portfolio and is synthesised once and shared (voicebot/services/catalogue_tts/personal_values.py).
 """
 
 from __future__ import annotations

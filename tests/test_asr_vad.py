@@ -233,7 +233,8 @@ def test_speculative_decode_is_used_at_the_turn_end_and_not_across_a_mid_turn_pa
 
     from pipecat.audio.vad.vad_analyzer import VADParams
 
-    from voicebot.audio.vad.pause import PauseVADProcessor, UserPausedFrame
+    from voicebot.audio.vad.pause import PauseVADProcessor
+    from voicebot.frames import UserPausedFrame
     from voicebot.services.whisper import LocalWhisperSTTService
 
     rate = 8000

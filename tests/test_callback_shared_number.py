@@ -119,3 +119,80 @@ def test_the_number_finds_its_accounts_most_overdue_first_and_a_reload_adds_new_
                                 row(FIRST, "D", "+12065550100", 200)]))
     os.utime(path, (1, 1))  # a new mtime whatever the clock's resolution
     assert [a.id for a in book.by_phone("+12065550100")] == ["D", "B", "A"]
+
+
+# -- a number whose callers keep failing the knowledge check ---------------------------------
+
+
+def _failed_callback(engines, accounts, store=None):
+    """A callback whose caller gives two wrong dates of birth, recorded like a served call."""
+    session = _callback(engines, accounts)
+    session.open()
+    link = attach_session(store, session) if store is not None else None
+    session.hear("March sixth, 1985")
+    session.hear("it's 3/7/1985")
+    assert session.ended and not session.policy.state.identity_confirmed
+    if link is not None:
+        link.finish()
+    return session
+
+
+def test_a_failed_check_is_tagged_and_a_locked_callback_takes_no_answer_as_right(engines, accounts):
+    assert "verification_failed" in _failed_callback(engines, accounts).result().tags
+
+    locked = engines["en"].start_call(accounts[FIRST], today=CALL_DATE, inbound=True,
+                                      other_accounts=[accounts[SECOND]], verification_locked=True)
+    opening = locked.open()
+    assert any(e["kind"] == "verification_locked" for e in locked.events)
+    assert "date of birth" in opening.bot_text  # the same opening: a guesser is not told
+    hello = locked.hear("hello? who is this?")  # no answer in it: not counted
+    assert not any(e.startswith("verification_failed") for e in hello.events)
+    first = locked.hear("March fifth, nineteen eighty-five")  # right, but not compared
+    assert "verification_failed:1" in first.events and not locked.policy.state.identity_confirmed
+    second = locked.hear("July fourteenth, 1990")  # the other account's date: not compared either
+    assert second.end and locked.account.id == FIRST and not locked.policy.state.identity_confirmed
+    for turn in (opening, hello, first, second):
+        assert "1,250" not in turn.bot_text and "3,420" not in turn.bot_text
+
+    outbound = engines["en"].start_call(accounts[FIRST], today=CALL_DATE, verification_locked=True)
+    assert not outbound.verification_locked  # only a callback has a knowledge check to lock
+
+
+def test_the_third_failed_callback_in_a_day_locks_the_number(engines, accounts, tmp_path):
+    from datetime import datetime as dt
+
+    from voicebot.server.caller_lockout import verification_locked
+
+    store = RecordStore(f"sqlite:///{tmp_path / 'records.db'}")
+    settings = ServerSettings(accounts_file=SAMPLE_ACCOUNTS, records_dir=tmp_path, tokens=["t"])
+    phone = accounts[FIRST].phone
+    try:
+        def locked(at=None, number=phone, **changes):
+            store.flush()
+            return asyncio.run(verification_locked(store, number, settings.model_copy(update=changes), at))
+
+        _failed_callback(engines, accounts, store)
+        _failed_callback(engines, accounts, store)
+        assert not locked()
+        _failed_callback(engines, accounts, store)
+        assert locked()
+        assert not locked(number="+12065550199")                      # another number
+        assert not locked(at=dt.now(UTC) + timedelta(hours=25))       # a day later
+        assert not locked(verification_lockout_calls=0)               # switched off
+        assert asyncio.run(verification_locked(None, phone, settings)) is False  # no store
+    finally:
+        store.close()
+
+
+def test_an_account_without_the_fact_goes_to_a_person_instead_of_failing_the_caller(engines, accounts):
+    """The lender sent no date of birth: no answer can match, and calling a right answer wrong
+    would mislead the debtor and count toward the number's lockout. A person verifies them."""
+    bare = accounts[FIRST].model_copy(update={"date_of_birth": None})
+    session = engines["en"].start_call(bare, today=CALL_DATE, inbound=True)
+    session.open()
+    turn = session.hear("March fifth, 1985")
+    assert "verification_unavailable:date_of_birth" in turn.events
+    assert [a["kind"] for a in turn.actions] == ["transfer"] and "1,250" not in turn.bot_text
+    result = session.result()
+    assert result.outcome == "escalated" and "verification_failed" not in result.tags
+    assert not session.policy.state.identity_confirmed

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import CALL_DATE
 from dialogue.script.models import Node
-from voicebot.cli.scripts_cmd import validate_paths
+from voicebot.script_validation import validate_paths
 
 REPO = Path(__file__).resolve().parents[1]
 ZH = REPO / "scripts" / "zh"

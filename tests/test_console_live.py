@@ -99,3 +99,30 @@ def test_a_turn_whose_event_was_lost_is_read_from_the_store_when_the_next_one_ar
 def test_the_live_page_watches_every_queue_the_scripts_transfer_to():
     queues = transfer_queues()
     assert "collections" in queues and list(queues) == sorted(set(queues))
+
+
+def test_the_bus_keeps_no_trace_of_the_calls_the_board_followed(engines, accounts, tmp_path):
+    """The board subscribes to each call's own channel and leaves it when the call ends: after
+    twenty calls the in-process bus holds the calls channel's subscriber only, not an empty
+    entry per call (a server up for weeks follows millions of calls)."""
+    records = RecordStore(f"sqlite:///{tmp_path / 'records.db'}")
+    bus = InProcessBus()
+
+    async def follow_calls(count: int) -> list[str]:
+        board = LiveBoard(bus, records)
+        await board.start()
+        for session in (engines["en"].start_call(accounts["EN-LATE-1"], today=CALL_DATE) for _ in range(count)):
+            attach_session(records, session)
+            feed = CallFeed(bus, session)
+            await feed.start()
+            session.open()
+            await _until(lambda: session.call_id in board._tasks)
+            await feed.end()
+            await _until(lambda: session.call_id not in board._tasks)
+        left = sorted(bus._subscribers)
+        await board.stop()
+        return left
+
+    channels = asyncio.run(follow_calls(20))
+    records.close()
+    assert len(channels) == 1, channels  # the calls channel; no call's channel is left behind

@@ -355,12 +355,12 @@ def test_escalate_from_a_call_and_an_agent_desk_claiming_from_events(make_bus):
 
 
 SECOND_PROCESS = """
-import asyncio, json
+import asyncio, json, os
 from telephony.bus import bus_from_env
 from telephony.handoff import HandoffQueue
 
 async def main():
-    async with bus_from_env() as bus:
+    async with bus_from_env(os.environ) as bus:
         queue = HandoffQueue(bus)
         waiting = await queue.entries("waiting")
         unclaimed = await queue.entries("unclaimed")

@@ -16,7 +16,7 @@ import pytest
 
 from dialogue.accounts import Account
 from dialogue.compliance import load_profile, may_call
-from voicebot.cli.scripts_cmd import validate_paths
+from voicebot.script_validation import validate_paths
 
 REPO = Path(__file__).resolve().parents[1]
 NEW_YORK, SHANGHAI = ZoneInfo("America/New_York"), ZoneInfo("Asia/Shanghai")

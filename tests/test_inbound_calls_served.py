@@ -27,6 +27,7 @@ from voicebot.server import ServerSettings, create_app
 TOKEN = "inbound-token"
 TWILIO_AUTH_TOKEN = "inbound-twilio-auth-token"
 CALLER = "+13125550102"  # Maria Lopez's number (EN-MID-1, born 1979-11-23)
+GUESSED = "+13125550177"  # EN-GUESSED-1: John Carter's details (born 1985-03-05) on another number
 
 
 def zone_at(hour: int) -> str:
@@ -46,6 +47,9 @@ def server(tmp_path_factory):
     # A second account on Maria's number (a household): the date of birth tells whose call it is.
     accounts.append({**next(a for a in accounts if a["id"] == "EN-EARLY-1"), "id": "EN-SHARED-1",
                      "name": "Ana Lopez", "phone": CALLER, "date_of_birth": "2001-06-09"})
+    # A number whose callers have been guessing (issue 19: the lockout of the knowledge check).
+    accounts.append({**next(a for a in accounts if a["id"] == "EN-EARLY-1"), "id": "EN-GUESSED-1",
+                     "phone": GUESSED})
     path = folder / "accounts.json"
     path.write_text(json.dumps({"accounts": accounts}))
     port = free_port()
@@ -56,7 +60,8 @@ def server(tmp_path_factory):
                               twilio_auth_token=TWILIO_AUTH_TOKEN, handoff_timeout_s=0)
     app = create_app(settings, provider=carrier)
     with serving(app, port):
-        yield {"base": base, "http": f"http://127.0.0.1:{port}", "records": records, "carrier": carrier}
+        yield {"base": base, "http": f"http://127.0.0.1:{port}", "records": records, "carrier": carrier,
+               "settings": settings}
 
 
 def test_a_callback_at_ten_at_night_is_verified_by_voice_and_goes_on(server):
@@ -130,3 +135,35 @@ def test_twilios_voice_webhook_streams_the_caller_in_and_refuses_forgeries(serve
     forged = httpx.post(url, data={**form, "From": "+19995550123"}, headers={"X-Twilio-Signature": signature})
     assert forged.status_code == 403
     assert httpx.post(url, data=form).status_code == 403
+
+
+def test_a_number_whose_callers_keep_failing_the_check_is_locked_out_of_it(server):
+    """Three failed callbacks from one number today: the fourth caller says the right date of
+    birth twice and is still not let in; the call closes as a failed check, and says so in its
+    record (its events), not to the caller."""
+    from voicebot.records import RecordStore
+    from voicebot.records.models import Call
+
+    store = RecordStore(server["settings"].records_url())
+    now = datetime.now(timezone.utc)
+    for n in range(3):
+        store.submit(lambda db, n=n: db.add(Call(id=f"guess{n}", account_id="EN-GUESSED-1", debtor_name="John Carter",
+                                                  phone=GUESSED, locale="en", stage="early", attempt=1, voice="en-joe",
+                                                  started_at=now, confidence_threshold=0.5,
+                                                  tags=["verification_failed"], tag_text=",verification_failed,")))
+    store.flush()
+    store.close()
+    carrier: LocalProvider = server["carrier"]
+
+    async def run():
+        placed = await carrier.place_call("+15550100", "", inbound_from=GUESSED,
+                                          debtor="March fifth, nineteen eighty five|March fifth, nineteen eighty five")
+        return await carrier.wait(placed.call_id, timeout=120)
+
+    summary = record_of(server["records"], asyncio.run(run()).call_id)
+    events = [e for t in summary["turns"] for e in t.get("events", [])]
+    assert "verification_locked" in summary["events"]
+    assert "identity_verified" not in events and "verification_failed:2" in events
+    assert "verification_failed" in summary["tags"]
+    said = " ".join(t.get("bot_text") or "" for t in summary["turns"])
+    assert "1,250" not in said

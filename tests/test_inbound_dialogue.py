@@ -10,7 +10,7 @@ import pytest
 
 from conftest import CALL_DATE, REPO
 from dialogue.entities.known_facts import answer_matches, heard_birth_dates
-from voicebot.cli.scripts_cmd import validate_paths
+from voicebot.script_validation import validate_paths
 
 ACCOUNT_ID = "EN-EARLY-1"  # born 1985-03-05, owes $1,250.00
 

@@ -271,3 +271,66 @@ def test_an_opt_out_heard_by_the_server_is_journaled_at_once_and_refused_after(a
     asyncio.run(worker.run([accounts["EN-EARLY-1"]]))
     assert dialer.placed == []
     assert store.is_opted_out("EN-EARLY-1") and store.state("through-carrier", "EN-EARLY-1").final == "opted_out"
+
+
+# -- a store that keeps nothing on disk -----------------------------------------------------
+
+@pytest.fixture
+def cache_redis(tmp_path):
+    """A redis-server that keeps nothing on disk (no AOF, no RDB): empty after a restart."""
+    server = RedisProcess(tmp_path / "cache-redis", persistent=False)
+    server.folder.mkdir()
+    server.start()
+    yield server
+    server.stop()
+
+
+def restarted(server: RedisProcess) -> None:
+    server.stop()
+    server.start()
+
+
+def test_a_replay_copies_the_journal_again_into_a_store_that_lost_it(cache_redis, tmp_path):
+    """The worker's replay (every round of its loop): nothing to copy costs one read; after
+    the cache-only Redis restarted empty, the whole journal is copied again, and an opt-out
+    heard after the restart does not hide the older ones that were lost."""
+    store = RedisStore(connect(cache_redis.url), PREFIX)
+    opt_outs = OptOuts(store, OptOutJournal(tmp_path / "opt-outs.jsonl"))
+    assert opt_outs.record("A", MONDAY_MORNING, "campaign:spring")
+    assert opt_outs.record("B", MONDAY_MORNING, "media_stream")
+    assert opt_outs.replay() == 0
+    restarted(cache_redis)
+    assert store.opted_out() == set()
+    assert opt_outs.record("C", MONDAY_MORNING, "campaign:spring")  # heard first, straight into the store
+    assert opt_outs.replay() == 2
+    assert store.opted_out() == {"A", "B", "C"}
+    assert store.journal_copied(next(iter(store.r.hkeys(store.key("optout", "journals"))))) == 3
+    assert opt_outs.replay() == 0
+
+
+def test_an_opt_out_a_cache_only_redis_lost_is_refused_by_every_server_and_campaign(accounts, cache_redis, tmp_path):
+    """Server A journals an opt-out and copies it to the campaigns' Redis, which keeps nothing
+    on disk and restarts: the copy is gone.  Server A, idle, copies it back on its own; then a
+    server B and a campaign worker that never saw A's journal (their own journals are empty)
+    refuse the account, B at call start (4403), the worker at claim time (never dialled)."""
+    store = RedisStore(connect(cache_redis.url), PREFIX)
+    journal_a = OptOutJournal(tmp_path / "a" / "opt-outs.jsonl")
+    assert OptOuts(store, journal_a).record("EN-EARLY-1", MONDAY_MORNING, "media_stream")
+    port_a, port_b = free_port(), free_port()
+    server_a = create_app(server_settings(tmp_path / "a", cache_redis.url, warm_up=False))
+    server_b = create_app(server_settings(tmp_path / "b", cache_redis.url, warm_up=False))
+    with serving(server_a, port_a), serving(server_b, port_b):
+        restarted(cache_redis)
+        assert not store.is_opted_out("EN-EARLY-1")  # the cache lost it; only A's journal knows
+        wait_until(lambda: store.is_opted_out("EN-EARLY-1"), "server A copies its journal back")
+        code, reason = asyncio.run(start_refused(f"ws://127.0.0.1:{port_b}", "EN-EARLY-1"))
+    assert code == FORBIDDEN and "us:opt_out" in reason
+    assert not (tmp_path / "b" / "opt-outs.jsonl").exists() or "EN-EARLY-1" not in OptOutJournal(
+        tmp_path / "b" / "opt-outs.jsonl")
+
+    dialer = PreparedDialer(default="answered:promise_to_pay")
+    worker = CampaignWorker(store, dialer, "elsewhere", clock=ManualClock(MONDAY_MORNING),
+                            opt_outs=OptOuts(store, OptOutJournal(tmp_path / "elsewhere" / "opt-outs.jsonl")))
+    asyncio.run(worker.run([accounts["EN-EARLY-1"], account(accounts, "EN-EARLY-1", "OTHER")]))
+    assert [r.account.id for r in dialer.placed] == ["OTHER"]
+    assert store.state("elsewhere", "EN-EARLY-1").final == "opted_out"

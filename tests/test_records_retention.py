@@ -38,7 +38,7 @@ from telephony.handoff import HandoffQueue, PacketState, build_packet, find_tran
 from telephony.handoff.retention import sweep_packets
 from telephony.sms import AFTER_CALL, RedisSmsStore, RedisStreamOutbox, SmsTriggers
 from voicebot.cli import app
-from voicebot.pipeline.frames import CallActionFrame
+from voicebot.frames import CallActionFrame
 from voicebot.providers.local import LocalProvider
 from voicebot.recording.call_record import CallRecorder
 from voicebot.recording.wav import GrowingWav

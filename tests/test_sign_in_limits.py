@@ -19,9 +19,9 @@ import pytest
 from conftest import SAMPLE_ACCOUNTS
 from media_server import free_port, serving
 from voicebot.console import auth
-from voicebot.console.audit import recent
 from voicebot.console.auth import COOKIE, add_user
 from voicebot.console.sign_in_limits import FailureTable, SignInPolicy
+from voicebot.records.audit import recent
 from voicebot.server import ServerSettings, create_app
 
 PASSWORD = "right-password-1"

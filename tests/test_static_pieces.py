@@ -14,7 +14,7 @@ from conftest import CALL_DATE
 
 from audio_models.prompt_cache import PromptCache, PromptKey
 from dialogue.engine import engine_for
-from voicebot.services.piper.static_text import StaticText, literal_fragments, static_text_for
+from voicebot.services.catalogue_tts.static_text import StaticText, literal_fragments, static_text_for
 from voicebot.services.tts import create_tts_service
 
 GREETING = ("Hello, this is Alex, a virtual assistant calling from Northwind Account Services. "

@@ -23,7 +23,7 @@ import websockets
 
 from conftest import CALL_DATE, SAMPLE_ACCOUNTS
 from media_server import free_port, record_of, serving
-from voicebot.console.audit import recent
+from voicebot.records.audit import recent
 from voicebot.records.models import Call, Turn
 from voicebot.server import ServerSettings, create_app
 

@@ -39,8 +39,9 @@ from audio_models.catalogue import Catalogue, EspeakSettings, UnknownModelError,
 from audio_models.prompt_cache import PromptCache, PromptKey
 from audio_models.sources import ModelNotFoundError, ModelSource
 from voicebot.services.espeak.tts import EspeakTTSService
-from voicebot.services.piper.base import CatalogueTTSService, static_speak_frame
-from voicebot.services.piper.text_chunks import speech_length, split_for_tts
+from voicebot.frames import static_speak_frame
+from voicebot.services.catalogue_tts.service import CatalogueTTSService
+from voicebot.services.catalogue_tts.text_chunks import speech_length, split_for_tts
 from voicebot.services.piper.tts import CataloguePiperTTSService
 from voicebot.services.tts import create_tts_service
 

@@ -27,9 +27,10 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 import speech
 from voicebot.audio.turn.smart_turn import SmartTurnModel, shared_smart_turn
-from voicebot.audio.vad.pause import PauseVADProcessor, UserPausedFrame
+from voicebot.audio.vad.pause import PauseVADProcessor
 from voicebot.audio.vad.text_turn import TextTurnVADProcessor
 from voicebot.audio.vad.turn_end import SmartTurnVADProcessor
+from voicebot.frames import UserPausedFrame
 from voicebot.pipeline import listening
 from voicebot.pipeline.offline import run_offline
 

@@ -25,7 +25,7 @@ from dialogue.script.checks import check_locale
 from dialogue.script.loader import read_locale
 from dialogue.problems import Problem
 from dialogue.yaml_source import load_yaml
-from voicebot.cli.scripts_cmd import validate_paths
+from voicebot.script_validation import validate_paths
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts"
@@ -129,7 +129,7 @@ def validate_copy(tmp_path: Path, *edits: Edit, source: Path = EN) -> Validated:
 def emitted_codes() -> set[str]:
     """Every problem code written in the validator's source (Problem(...) and doc.problem(...))."""
     codes: set[str] = set()
-    for path in sorted((REPO / "dialogue" / "script").glob("*.py")) + [REPO / "voicebot" / "cli" / "scripts_cmd.py"]:
+    for path in sorted((REPO / "dialogue" / "script").glob("*.py")) + [REPO / "voicebot" / "script_validation.py"]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
                 continue

@@ -12,7 +12,7 @@ import pytest
 from conftest import CALL_DATE, REPO
 from dialogue.formatting import money
 from dialogue.script.disclosure import text_reveals
-from voicebot.cli.scripts_cmd import validate_paths
+from voicebot.script_validation import validate_paths
 
 STAGES = [("en", "EN-EARLY-1", "early"), ("en", "EN-MID-1", "mid"), ("en", "EN-LATE-1", "late"),
           ("zh", "ZH-EARLY-1", "early"), ("zh", "ZH-MID-1", "mid"), ("zh", "ZH-LATE-1", "late")]

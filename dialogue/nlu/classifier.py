@@ -31,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 from dialogue.entities import extract_entities
+from dialogue.environment import CACHE_ENV, setting
 from dialogue.nlu.decision import DecisionSettings, choose
 from dialogue.nlu.rasa_format import NluData
 from dialogue.nlu.result import NluResult
@@ -180,7 +181,7 @@ def data_hash(data: NluData, locale: str, c: float, embedding_weight: float = 0.
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("VOICEBOT_CACHE", Path.home() / ".cache" / "voicebot")) / "nlu"
+    return Path(setting(CACHE_ENV) or Path.home() / ".cache" / "voicebot") / "nlu"
 
 
 def train_cached(data: NluData, locale: str, c: float = 50.0,

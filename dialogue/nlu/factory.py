@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from dialogue.environment import RASA_URL_ENV, setting
 from dialogue.nlu.classifier import BuiltinNlu
 from dialogue.nlu.decision import DecisionSettings
 from dialogue.nlu.rasa_format import load_nlu_files
@@ -50,7 +50,7 @@ def build_nlu(scripts: ScriptsWithNlu) -> NluBackend:
     cfg = scripts.strategy.nlu
     builtin = builtin_for(scripts.nlu_paths, scripts.locale, cfg.confidence_threshold,
                           cfg.protected_floor, cfg.embedding_weight)
-    url = os.environ.get("VOICEBOT_RASA_URL") or (cfg.rasa_url if cfg.backend == "rasa" else None)
+    url = setting(RASA_URL_ENV) or (cfg.rasa_url if cfg.backend == "rasa" else None)
     if url:
         return FallbackNlu(RasaHttpNlu(url, scripts.locale, cfg.confidence_threshold,
                                        protected_floor=cfg.protected_floor), builtin)

@@ -26,8 +26,10 @@ from dialogue.variables import CONSTANTS
 
 DEBT_NOTICE = "debt_collection_notice"
 
-#: (fact, what the caller said) -> True matches the account, False does not, None: no answer in it.
-Verifier = Callable[[str, str], "bool | None"]
+#: (fact, what the caller said) -> True matches the account, False does not, None: no answer in
+#: it, UNVERIFIABLE: no account of the number holds that fact (the lender never supplied it).
+Verifier = Callable[[str, str], "bool | str | None"]
+UNVERIFIABLE = "unverifiable"
 
 MAX_CHAIN = 12  # nodes entered in one step; a `next` cycle in a script must not hang a call
 
@@ -282,6 +284,13 @@ class StagePolicy:
         state = self.state
         assert node.knowledge_check is not None
         matched = self.verifier(node.knowledge_check, result.text) if self.verifier else False
+        if matched == UNVERIFIABLE:
+            # Nothing to compare with: no answer can be right, and "wrong" would be a lie that
+            # also counts toward the number's lockout. A person verifies the caller instead.
+            reply.events.append(f"verification_unavailable:{node.knowledge_check}")
+            self._enter(route_intent(self.stage, node, "request_human")
+                        or self.stage.settings.on_verification_failed or self.stage.settings.on_retry_limit, reply)
+            return reply
         if matched is None:
             if result.intent in YES_INTENTS:
                 reply.events.append("verification_needs_answer")

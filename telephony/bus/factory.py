@@ -1,4 +1,4 @@
-"""Pick the bus from the environment: Redis when REDIS_URL is set, in-process otherwise.
+"""Pick the bus from the settings: Redis when REDIS_URL is set, in-process otherwise.
 
 One switch for the whole deployment, as in the design: nothing to configure on one machine,
 one variable to scale out.  `VOICEBOT_BUS_PREFIX` namespaces keys and channels on a Redis
@@ -11,7 +11,6 @@ URL) when Redis is down.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 from telephony.bus.base import Bus
@@ -19,9 +18,15 @@ from telephony.bus.memory import InProcessBus
 from telephony.bus.redis_bus import DEFAULT_PREFIX, RedisBus
 
 
-def bus_from_env(env: Mapping[str, str] | None = None, *, prefix: str | None = None) -> Bus:
-    env = os.environ if env is None else env
-    url = (env.get("REDIS_URL") or "").strip()
+def open_bus(url: str | None, prefix: str | None = None) -> Bus:
+    """Redis at `url` (keys under `prefix`, default `voicebot:`), else the in-process bus."""
+    url = (url or "").strip()
     if not url:
         return InProcessBus()
-    return RedisBus(url, prefix=prefix or env.get("VOICEBOT_BUS_PREFIX") or DEFAULT_PREFIX)
+    return RedisBus(url, prefix=prefix or DEFAULT_PREFIX)
+
+
+def bus_from_env(env: Mapping[str, str], *, prefix: str | None = None) -> Bus:
+    """The bus `env`'s REDIS_URL and VOICEBOT_BUS_PREFIX name (the caller's mapping: this layer
+    never reads the process's environment; the engine passes its settings to `open_bus`)."""
+    return open_bus(env.get("REDIS_URL"), prefix or env.get("VOICEBOT_BUS_PREFIX"))

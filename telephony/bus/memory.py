@@ -59,7 +59,11 @@ class InProcessSubscription(Subscription):
 
     async def close(self) -> None:
         if self._open:
-            self._bus._subscribers.get(self.channel, set()).discard(self)
+            subscribers = self._bus._subscribers.get(self.channel)
+            if subscribers is not None:
+                subscribers.discard(self)
+                if not subscribers:  # a call's channel is used once: its entry must not stay
+                    del self._bus._subscribers[self.channel]
             self._open = False
 
 

@@ -11,7 +11,6 @@ it is with people now.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -20,19 +19,10 @@ from zoneinfo import ZoneInfo
 
 from dialogue.promises import PriorPromise, PromiseTerms, check_time, promise_window
 from dialogue.script.models import FollowUpPolicy
-from telephony.campaign.config import parse_duration
 from telephony.campaign.promise_book import PromiseRecord
 
-ENV_GRACE = "VOICEBOT_PROMISE_GRACE"
 StepKind = Literal["remind", "call", "escalate"]
 PolicyFor = Callable[[PromiseRecord], FollowUpPolicy | None]
-
-
-def default_grace() -> timedelta:
-    """How late a payment may come and still keep its promise: $VOICEBOT_PROMISE_GRACE ("1d",
-    "12h"), else none; one setting for the campaign, the payments import and the server."""
-    raw = os.environ.get(ENV_GRACE, "").strip()
-    return parse_duration(raw) if raw else timedelta(0)
 
 
 @dataclass(frozen=True)

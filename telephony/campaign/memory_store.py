@@ -41,6 +41,7 @@ class InMemoryStore:
         self._contacts: dict[str, dict[str, float]] = {}
         self._results: dict[str, dict[str, list[bool]]] = {}  # account -> call id -> [connected, conversation]
         self._optout: dict[str, str] = {}
+        self._journals: dict[str, int] = {}  # opt-out journal id -> entries copied into _optout
         self._paid: set[str] = set()
 
     def _c(self, campaign: str) -> _Campaign:
@@ -56,6 +57,13 @@ class InMemoryStore:
 
     def opted_out(self) -> set[str]:
         return set(self._optout)
+
+    def journal_copied(self, journal_id: str) -> int:
+        return self._journals.get(journal_id, 0)
+
+    def mark_journal_copied(self, journal_id: str, entries: int) -> None:
+        with self._lock:
+            self._journals[journal_id] = entries
 
     def is_paid(self, account_id: str) -> bool:
         return account_id in self._paid
@@ -274,6 +282,7 @@ class InMemoryStore:
     def load_json(self, data: dict[str, Any]) -> None:
         with self._lock:
             self._optout = dict(data.get("optout", {}))
+            self._journals = {}  # what was copied into the opt-outs just replaced: unknown
             self._paid = set(data.get("paid", []))
             self._contacts = {k: dict(v) for k, v in data.get("contacts", {}).items()}
             self._results = {k: dict(v) for k, v in data.get("results", {}).items()}

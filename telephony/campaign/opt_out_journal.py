@@ -28,13 +28,12 @@ from loguru import logger
 
 JOURNAL_NAME = "opt-outs.jsonl"
 DEFAULT_JOURNAL = Path("var/calls") / JOURNAL_NAME  # beside the call records both CLIs default to
-ENV_JOURNAL = "VOICEBOT_OPT_OUT_JOURNAL"
 
 
-def journal_path(records_dir: Path | None = None) -> Path:
-    """$VOICEBOT_OPT_OUT_JOURNAL, else opt-outs.jsonl in the records folder: the server and the
-    campaign CLI default to the same folder, so on one machine they share one journal."""
-    named = os.environ.get(ENV_JOURNAL)
+def journal_path(records_dir: Path | None = None, named: Path | None = None) -> Path:
+    """`named` (the deployment's VOICEBOT_OPT_OUT_JOURNAL), else opt-outs.jsonl in the records
+    folder: the server and the campaign CLI default to the same folder, so on one machine they
+    share one journal."""
     if named:
         return Path(named)
     return (records_dir / JOURNAL_NAME) if records_dir is not None else DEFAULT_JOURNAL

@@ -6,10 +6,21 @@ it tries the store; every call start asks `OptOuts.is_opted_out`, which answers 
 journal even when the store is unreachable or has lost the write.  `replay` copies journaled
 opt-outs the store lacks into it, so other workers (which may not share this machine's
 journal) learn them once the store is back.
+
+The journal is the source of truth and the store a cache of it: a Redis that keeps nothing on
+disk (no AOF, no RDB) forgets every opt-out when it restarts, and a worker or server on another
+machine, asking only the store, would call those people again.  So the store keeps, beside its
+opt-outs, how many entries of each journal it holds (`journal_copied`, keyed by the journal's
+first entry, which never changes); a store that lost its opt-outs lost that count with them,
+and the next `replay` of any process holding the journal copies the whole journal again.  One
+read of the store when nothing is missing; the worker replays every round, the server at every
+call start and every few seconds while it runs (voicebot/server/opt_out_guard.py).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -35,7 +46,7 @@ class OptOuts:
         """`store`: the campaign store's per-person flags (None: the journal alone, e.g. a
         server without a campaign Redis).  `journal`: None keeps the old store-only behaviour."""
         self.store, self.journal = store, journal
-        self._synced = 0  # this many journal entries are known to be in the store
+        self._synced = 0  # this many journal entries were in the store at the last replay
 
     # -- recording ------------------------------------------------------------------------
     def journal_only(self, account_id: str, at: datetime, source: str, reason: str = ON_A_CALL,
@@ -95,23 +106,40 @@ class OptOuts:
                            f"{entry.get('reason') or ON_A_CALL} (journal: {entry.get('source')})")
 
     def replay(self) -> int:
-        """Copy journal entries the store does not hold into it; the number copied.  Cheap
-        when nothing was journaled since the last replay (one stat), so a worker runs it every
-        loop.  Store errors reach the caller, and the next replay tries again."""
+        """Copy journal entries the store does not hold into it; the number copied.  One read
+        of the store when it holds them all, so a worker runs it every loop; all of them
+        again when the store lost them (see the module's note).  Store errors reach the
+        caller, and the next replay tries again."""
         if self.journal is None or self.store is None:
             return 0
         entries = self.journal.entries()
-        if len(entries) <= self._synced:
+        if not entries:
             return 0
+        journal_id = journal_key(entries[0])
+        copied = self.store.journal_copied(journal_id)
+        if copied == len(entries):
+            self._synced = copied
+            return 0
+        start = copied if copied < len(entries) else 0  # more than the journal holds: not this one's count
         known = self.store.opted_out()
-        missing = [e["account"] for e in entries[self._synced:] if e["account"] not in known]
+        missing = [e["account"] for e in entries[start:] if e["account"] not in known]
         for account_id in missing:
             self.copy_to_store(account_id)
+        self.store.mark_journal_copied(journal_id, len(entries))
         if missing:
+            lost = start == 0 and self._synced > 0
             logger.warning(f"opt-out journal {self.journal.path}: {len(missing)} opt-out(s) the store "
-                           f"lacked were written to it: {', '.join(missing[:10])}")
+                           + ("had lost (restarted without persistence, or flushed) " if lost else "lacked ")
+                           + f"were written to it: {', '.join(missing[:10])}")
         self._synced = len(entries)
         return len(missing)
+
+
+def journal_key(first_entry: dict[str, Any]) -> str:
+    """A journal's name in the store: its first entry, which an append-only journal never
+    changes, is the same for every process sharing the file and differs between journals."""
+    canonical = json.dumps(first_entry, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(canonical).hexdigest()[:20]
 
 
 def journal_when_heard(opt_outs: OptOuts, account_id: str | Callable[[], Sequence[str]], source: str,

@@ -4,6 +4,8 @@ Key layout (PREFIX defaults to "voicebot"; tests use one prefix per test):
 
   PREFIX:optout                     SET    account ids that must never be called again (all campaigns)
   PREFIX:optout:at                  HASH   account id -> "ISO-time reason"
+  PREFIX:optout:journals            HASH   opt-out journal id -> how many of its entries were copied
+                                           into PREFIX:optout (gone with it: then copied again)
   PREFIX:paid                       SET    account ids known to have paid (stops SMS reminders)
   PREFIX:lease:ACCOUNT              STRING "token|campaign|worker", PX expiry: who is dialling it
   PREFIX:contacts:ACCOUNT           ZSET   call id -> epoch of each dial, all campaigns (caps)
@@ -158,6 +160,14 @@ class RedisStore:
     @store_operation("list opt-outs")
     def opted_out(self) -> set[str]:
         return set(self.r.smembers(self.key("optout")))
+
+    @store_operation("ask how much of an opt-out journal was copied")
+    def journal_copied(self, journal_id: str) -> int:
+        return int(self.r.hget(self.key("optout", "journals"), journal_id) or 0)
+
+    @store_operation("note how much of an opt-out journal was copied")
+    def mark_journal_copied(self, journal_id: str, entries: int) -> None:
+        self.r.hset(self.key("optout", "journals"), journal_id, entries)
 
     @store_operation("ask a payment")
     def is_paid(self, account_id: str) -> bool:

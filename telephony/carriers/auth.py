@@ -79,3 +79,19 @@ def signed_urls(handshake: Handshake, public_url: str | None) -> list[str]:
         query = f"?{handshake.url.query}" if handshake.url.query else ""
         urls.append(public_url.rstrip("/") + handshake.url.path + query)
     return urls
+
+
+def http_url(ws_url: str) -> str:
+    """wss://host/... as carriers fetch it over HTTP (https://host/...): a server's public base
+    is given once, as the WebSocket URL carriers stream to."""
+    scheme, sep, rest = ws_url.partition("://")
+    return {"wss": "https", "ws": "http"}.get(scheme, scheme) + sep + rest
+
+
+def stream_url(request: Handshake, public_url: str | None, path: str) -> str:
+    """wss://<public host><path>, for a document telling a carrier where to stream (the request's
+    own host when no public URL is set)."""
+    if public_url:
+        return public_url.rstrip("/") + path
+    scheme = "wss" if request.url.scheme == "https" else "ws"
+    return f"{scheme}://{request.url.netloc}{path}"

@@ -29,6 +29,7 @@ class Limits:
 
     max_frame_bytes: int = 64 * 1024
     start_timeout_s: float = 3.0
+    input_frame_ms: int = 40  # carrier audio per pipeline input frame (`batching.py`)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ into the pipeline `frame_ms` (40) at a time: half the frames, for 20 ms more del
 
 from __future__ import annotations
 
-import os
-
 from pipecat.frames.frames import InputAudioRawFrame
 
-#: Audio per pipeline input frame: two carrier messages (VOICEBOT_INPUT_FRAME_MS=20: one each).
-INPUT_FRAME_MS = int(os.environ.get("VOICEBOT_INPUT_FRAME_MS") or 40)
+#: Audio per pipeline input frame: two carrier messages; the server passes its own setting
+#: (`Limits.input_frame_ms`, VOICEBOT_INPUT_FRAME_MS; 20: one message each).
+INPUT_FRAME_MS = 40
 
 
 class InputBatcher:

@@ -20,7 +20,7 @@ BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ASR: Whisper encode/decode", ("whisper/decode.py", "ctranslate2", "faster_whisper")),
     ("ASR: resampling to 16 kHz", ("whisper/stt.py",)),
     ("TTS: Piper synthesis", ("piper/voice.py", "piper/phonemize", "onnxruntime", "espeak")),
-    ("TTS: resampling / chunking", ("services/piper/base.py", "file_resampler", "soxr")),
+    ("TTS: resampling / chunking", ("services/catalogue_tts/synthesis.py", "file_resampler", "soxr")),
     ("VAD", ("vad_analyzer", "webrtcvad", "audio/vad/", "vad_processor")),
     ("wire: Twilio (de)serialising, mu-law, base64", ("serializer", "base64", "audioop", "json/")),
     ("recording (audio buffer, WAV)", ("audio_buffer_processor", "recording/")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from voicebot import config
 from voicebot.cli.bench_cmd import bench
 from voicebot.cli.campaign_cmd import campaign_app
 from voicebot.cli.chat_cmd import chat
@@ -24,12 +25,20 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 
 @app.callback()
-def _logging(
+def _start(
+    ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logs (pipecat's frame plumbing too)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="warnings and errors only"),
     log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="json: one JSON object per line"),
 ) -> None:
     """Conversational voice bot engine for debt-collection calls."""
+    try:  # every VOICEBOT_* knob, read once here; a bad one stops any command, naming it
+        settings = config.EngineSettings.from_env()
+    except config.SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    config.use(settings)
+    ctx.call_on_close(lambda: config.use(None))  # a command run in-process (tests) leaves none behind
     configure_logging(verbose, quiet, log_format)
 
 

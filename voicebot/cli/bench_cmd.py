@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
@@ -36,8 +35,7 @@ def bench(
                                                 "unmeasured call per scenario on a first run"),
 ) -> None:
     """Start the server, dial N simulated Twilio carriers into it, and report what they measured."""
-    os.environ.setdefault("LOGURU_LEVEL", "WARNING")
-    from rich.console import Console  # heavy imports after the log level is set
+    from rich.console import Console
 
     from voicebot.bench import report
     from voicebot.bench.run import BenchConfig, run_bench

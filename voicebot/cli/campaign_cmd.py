@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from dialogue.accounts import AccountError, load_accounts
 from telephony.backend import DEFAULT_STATE_FILE, CampaignBackend, open_backend
 from telephony.campaign.clock import Clock, ManualClock, ShiftedClock, SystemClock, parse_instant
 from telephony.campaign.config import CampaignConfig, parse_duration
-from telephony.campaign.follow_up import default_grace
-from telephony.campaign.opt_out_journal import ENV_JOURNAL, OptOutJournal, journal_path
+from telephony.campaign.opt_out_journal import OptOutJournal, journal_path
 from telephony.campaign.opt_outs import OptOuts
 from telephony.campaign.promise_follow_ups import PromiseFollowUps
 from telephony.campaign.provider_dialer import ProviderDialer, local_callee
@@ -30,6 +28,7 @@ from telephony.campaign.worker import CampaignWorker, default_worker_id
 from telephony.compliance_gate import AuditLog
 from telephony.sms.config import SmsConfig
 from telephony.sms.triggers import SmsTriggers
+from voicebot.config import current as engine_settings
 from voicebot.cli.users_cmd import open_store
 from voicebot.records.contact_history import StoredContactHistory
 from voicebot.records.promise_book import SqlPromiseBook
@@ -40,7 +39,7 @@ campaign_app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 REDIS_HELP = "Redis URL shared by all workers (default: $REDIS_URL; none: in memory, one process)"
 JOURNAL_HELP = ("opt-out journal: every opt-out is fsync'd here before the store is told, and every dial "
-                f"checks it (default: ${ENV_JOURNAL}, else opt-outs.jsonl in the records folder, which "
+                "checks it (default: $VOICEBOT_OPT_OUT_JOURNAL, else opt-outs.jsonl in the records folder, which "
                 "`voicebot serve` shares)")
 
 
@@ -51,7 +50,7 @@ def _fail(message: str) -> typer.Exit:
 
 def _backend(redis_url: str | None, prefix: str, state: Path | None, outbox: Path | None) -> CampaignBackend:
     try:
-        return open_backend(redis_url or os.environ.get("REDIS_URL") or None, prefix, state, outbox)
+        return open_backend(redis_url or engine_settings().redis_url, prefix, state, outbox)
     except Exception as exc:  # noqa: BLE001 - connection refused, bad URL, unreadable state file
         raise _fail(f"cannot open the campaign state: {exc}") from None
 
@@ -123,7 +122,6 @@ def run(
     metrics_host: str = typer.Option("127.0.0.1", help="interface of --metrics-port"),
 ) -> None:
     """Dial the campaign's due accounts: windows, caps, retries, voice rotation, opt-outs."""
-    os.environ.setdefault("LOGURU_LEVEL", "WARNING")
     console = Console(highlight=False, soft_wrap=True, stderr=as_json)
     try:
         rows = load_accounts(accounts)
@@ -134,7 +132,7 @@ def run(
             lease_ttl_s=lease_ttl)
         sms_config = SmsConfig(send_windows=sms_windows, max_per_week=sms_per_week)
         clock = _clock(at, virtual_time)
-        grace = parse_duration(promise_grace) if promise_grace else default_grace()
+        grace = parse_duration(promise_grace) if promise_grace else engine_settings().promise_grace
     except (AccountError, ValueError) as exc:
         raise _fail(str(exc)) from None
     deadline = _instant(until)
@@ -144,14 +142,14 @@ def run(
             start_http_server(metrics_port, addr=metrics_host)
         except OSError as exc:
             raise _fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}") from None
-    backend = _backend(redis_url, prefix, None if redis_url or os.environ.get("REDIS_URL") else state, outbox)
+    backend = _backend(redis_url, prefix, None if redis_url or engine_settings().redis_url else state, outbox)
     records_store = open_store(database, records)  # the one contact history; calls and promises, for the console too
     history = StoredContactHistory(records_store)   # every dial and text is judged with it and recorded in it
     triggers = (SmsTriggers(backend.sms_store, backend.outbox, backend.store, clock, sms_config, history=history)
                 if sms else None)
     book = records_store if follow_ups else None
     if server:
-        bus_url = redis_url or os.environ.get("REDIS_URL")
+        bus_url = redis_url or engine_settings().redis_url
         if not bus_url:
             raise _fail("--server needs --redis or REDIS_URL: the server reports each call's end on that bus")
         dialer = carrier_dialer(server, token, bus_url)
@@ -159,10 +157,11 @@ def run(
         dialer = SimulatedDialer(speed=speed, records_dir=records, ring_s=ring_s, records=book)
     promise_steps = (PromiseFollowUps(SqlPromiseBook(book), backend.store, name, sms=triggers, grace=grace)
                      if book is not None else None)
+    journal = OptOutJournal(journal_path(records, opt_out_journal or engine_settings().opt_out_journal))
     worker = CampaignWorker(backend.store, dialer, name, config=config, clock=clock,
                             worker_id=worker_id or default_worker_id(), sms=triggers,
                             audit=AuditLog(audit) if audit else None,
-                            opt_outs=OptOuts(backend.store, OptOutJournal(opt_out_journal or journal_path(records))),
+                            opt_outs=OptOuts(backend.store, journal),
                             follow_ups=promise_steps, history=history)
     if not as_json:
         console.print(f"[bold]campaign[/] {name}: {len(rows)} accounts, worker {worker.worker_id}, "
@@ -195,10 +194,10 @@ def run(
 
 def carrier_dialer(server: str, token: str | None, bus_url: str) -> ProviderDialer:
     """The LocalProvider playing each row's scripted callee against a running server."""
-    from telephony.bus.redis_bus import DEFAULT_PREFIX, RedisBus
+    from telephony.bus.redis_bus import RedisBus
     from voicebot.providers.local import LocalProvider
 
-    bus = RedisBus(bus_url, prefix=os.environ.get("VOICEBOT_BUS_PREFIX") or DEFAULT_PREFIX)
+    bus = RedisBus(bus_url, prefix=engine_settings().bus_prefix)
     return ProviderDialer(LocalProvider(server, token=token), bus, place_extra=local_callee)
 
 
@@ -265,7 +264,8 @@ def opt_out(
 ) -> None:
     """Record opt-outs received outside a call (letter, email, complaint)."""
     backend = _backend(redis_url, prefix, state, None)
-    opt_outs = OptOuts(backend.store, OptOutJournal(opt_out_journal or journal_path()))
+    named = opt_out_journal or engine_settings().opt_out_journal
+    opt_outs = OptOuts(backend.store, OptOutJournal(journal_path(None, named)))
     for account_id in account_ids:
         opt_outs.record(account_id, SystemClock().now(), "opt-out command", reason)
     backend.save()

@@ -9,11 +9,13 @@ for one JSON object per line (loguru's `serialize`).
 
 from __future__ import annotations
 
-import os
 import sys
+from collections.abc import Mapping
 from enum import Enum
 
 from loguru import logger
+
+from voicebot import config
 
 
 class LogFormat(str, Enum):
@@ -21,13 +23,13 @@ class LogFormat(str, Enum):
     json = "json"
 
 
-def log_level(verbose: bool, quiet: bool, env: dict[str, str] | None = None) -> str:
-    """-v wins over -q; without either, `LOGURU_LEVEL`, else INFO."""
+def log_level(verbose: bool, quiet: bool, env: Mapping[str, str] | None = None) -> str:
+    """-v wins over -q; without either, `LOGURU_LEVEL` (of `env`, default the settings'), else INFO."""
     if verbose:
         return "DEBUG"
     if quiet:
         return "WARNING"
-    return (env if env is not None else os.environ).get("LOGURU_LEVEL") or "INFO"
+    return (env.get("LOGURU_LEVEL") if env is not None else config.current().loguru_level) or "INFO"
 
 
 #: loguru's default text format, with the call id (empty outside a call) after the level.
@@ -49,3 +51,10 @@ def configure_logging(verbose: bool = False, quiet: bool = False,
     else:
         logger.add(sys.stderr, level=level, format=TEXT_FORMAT)
     return level
+
+
+def quiet_logs() -> None:
+    """Warnings only, unless LOGURU_LEVEL says otherwise: for tools whose progress is their own
+    output (`nlu eval --audio`, the benchmarks), since pipecat logs every processor's start."""
+    logger.remove()
+    logger.add(sys.stderr, level=config.current().loguru_level or "WARNING")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -27,6 +26,8 @@ from dialogue.paths import locale_dir
 from dialogue.script.checks import load_locale
 from dialogue.script.loader import LocaleScripts
 from dialogue.problems import ScriptError
+from voicebot import config
+from voicebot.cli.logging_setup import quiet_logs
 
 nlu_app = typer.Typer(no_args_is_help=True, help="Intent classifier tools.")
 
@@ -55,14 +56,6 @@ def _data(path: Path) -> NluData:
     if not data.examples:
         raise _fail(f"{path}: no intent examples (expected Rasa NLU format)")
     return data
-
-
-def quiet_logs() -> None:
-    """Warnings only: pipecat logs every frame processor's start at DEBUG."""
-    from loguru import logger
-
-    logger.remove()
-    logger.add(sys.stderr, level=os.environ.get("LOGURU_LEVEL", "WARNING"))
 
 
 def _locked(locale: str) -> NluData:
@@ -160,9 +153,10 @@ def _audio_eval(data: NluData, scripts: LocaleScripts, backend: NluBackend,
     from voicebot.evaluation.transcript_cache import TranscriptCache
 
     quiet_logs()
-    if jobs is not None:  # as many inference threads as utterances in flight, no more
-        os.environ.setdefault("VOICEBOT_ASR_THREADS", str(jobs))
-        os.environ.setdefault("VOICEBOT_TTS_THREADS", str(jobs))
+    if jobs is not None:  # as many inference threads as utterances in flight, unless set
+        settings = config.current()
+        config.use(settings.model_copy(update={"asr_threads": settings.asr_threads or jobs,
+                                               "tts_threads": settings.tts_threads or jobs}))
     voice_ids = voice_ids or default_voices(scripts.locale)
     try:
         check_voices(scripts.locale, voice_ids)

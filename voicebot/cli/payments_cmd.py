@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from voicebot import config
 from voicebot.cli.users_cmd import DATABASE_HELP, open_store
 
 payments_app = typer.Typer(no_args_is_help=True, help="Payments feed and promise book: import payments, "
@@ -40,10 +41,9 @@ def _instant(text: str | None) -> datetime:
 
 def _grace(text: str | None):
     from telephony.campaign.config import parse_duration
-    from telephony.campaign.follow_up import default_grace
 
     try:
-        return parse_duration(text) if text else default_grace()
+        return parse_duration(text) if text else config.current().promise_grace
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -89,7 +89,7 @@ def import_payments(
 @payments_app.command("promises")
 def promises(
     account: str = typer.Option(None, help="one account's promises"),
-    state: str = typer.Option(None, help="pending | kept | partly_kept | broken"),
+    state: str = typer.Option(None, help="pending | kept | paid_late | partly_kept | broken"),
     database: str = typer.Option(None, envvar="VOICEBOT_DATABASE_URL", help=DATABASE_HELP),
     records: Path = typer.Option(Path("var/calls"), help="records folder (for the default database)"),
     as_json: bool = typer.Option(False, "--json"),

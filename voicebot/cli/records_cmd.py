@@ -2,7 +2,8 @@
 
 `purge` is what a scheduler runs (`voicebot serve` also purges once a day on its own); `erase`
 is what the data-protection officer runs for a right-to-erasure request.  Both remove the same
-things, from the records database, the records folder, the live bus's handoff packets and the
+things, from the records database, the records folder, the live bus's handoff packets, the
+server's handoff outbox (packets the bus could not take, in the records folder) and the
 campaigns' SMS store and outboxes (an erasure also the account in the campaign store), and both
 say what they removed.  Neither ever touches the opt-outs (see voicebot/records/retention.py).
 
@@ -23,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from voicebot import config
 from voicebot.cli.users_cmd import DATABASE_HELP, open_store
 
 if TYPE_CHECKING:
@@ -119,10 +121,14 @@ def show(report: "RemovalReport", console: Console | None = None) -> None:
     packets = report.packets
     table.add_row("handoff packets", str(len(packets.removed)) if packets is not None
                   else "not checked" + ("" if report.packets_error else " (no --redis)"))
+    table.add_row("handoff packets in the outbox (on disk)",
+                  "not checked" if report.outbox is None else str(len(report.outbox)))
     _campaign_rows(table, report)
     console.print(table)
     if report.packets_error:
         console.print(f"[red]handoff packets not checked[/]: {report.packets_error}")
+    if report.outbox_error:
+        console.print(f"[red]handoff outbox not checked[/]: {report.outbox_error}")
     if report.campaign_error:
         console.print(f"[red]SMS and campaign data not (all) checked[/]: {report.campaign_error}")
     elif report.campaign_data:
@@ -257,6 +263,6 @@ def erase(
         raise typer.Exit(1)
     data = _campaign_data(records, redis, campaign_prefix, campaign_state, outbox)
     report = _execute(records, database, redis, prefix, lambda store, bus: erase_account(
-        store, records, bus, account, dry_run=dry_run, by=_who(), opt_out_journal=journal_path(records),
+        store, records, bus, account, dry_run=dry_run, by=_who(), opt_out_journal=journal_path(records, config.current().opt_out_journal),
         campaign_data=data))
     _print(report, as_json, account)

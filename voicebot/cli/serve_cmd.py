@@ -97,15 +97,15 @@ def serve(
 ) -> None:
     """Serve calls over WebSocket, one route per carrier (/media/twilio, /media/telnyx, /media/plivo,
     /media/vonage, /media/asterisk, /media/pcm), and Asterisk AudioSocket over TCP if asked."""
-    os.environ.setdefault("LOGURU_LEVEL", log_level.upper())
-    os.environ["VOICEBOT_PROMPT_CACHE_DIR"] = prompt_cache  # read by audio_models.prompt_cache
-    import uvicorn  # heavy imports after the log level is set
+    import uvicorn
 
+    from audio_models.prompt_cache import PromptCache, use_default_prompt_cache
     from dialogue.accounts import AccountError
     from voicebot.server import ServerSettings, create_app
     from voicebot.server.drain import RECORD_GRACE_S, DrainingServer
     from voicebot.server.retention_task import purge_while_serving
 
+    use_default_prompt_cache(PromptCache(directory=prompt_cache or None))  # what TTS services share
     tokens = [t for t in token or [] if t]
     named_secrets = dict(pair.partition("=")[::2] for pair in carrier_secret or [])
     if not tokens and not twilio_auth_token:
@@ -124,16 +124,21 @@ def serve(
             carrier_secrets=named_secrets or None, audiosocket_port=audiosocket_port,
             audiosocket_host=host if audiosocket_port else None,
             drain_timeout_s=drain_timeout)
-        provider = None
+        # Each carrier's calls are transferred, hung up and texted by that carrier's own REST provider
+        # (a call id means nothing to another carrier); carriers without one: the local provider.
+        from telephony.carriers.providers import ServerAddress, check_signing_secrets, providers_from_env
+
+        base = (public_url or f"ws://{host}:{port}").rstrip("/")
+        providers = providers_from_env(os.environ, ServerAddress(base, tokens[0] if tokens else None))
+        check_signing_secrets(providers, settings.carrier_secrets)
         if twilio_account_sid and twilio_auth_token and twilio_from:
             from telephony.carriers.twilio.rest import TwilioRestProvider
             from telephony.carriers.twilio.status import STATUS_PATH, http_public_url
 
-            base = (public_url or f"ws://{host}:{port}").rstrip("/")
-            provider = TwilioRestProvider(twilio_account_sid, twilio_auth_token, from_number=twilio_from,
-                                          stream_url=base + "/media/twilio",
-                                          status_callback=http_public_url(base) + STATUS_PATH)
-        app = create_app(settings, provider=provider)
+            providers["twilio"] = TwilioRestProvider(twilio_account_sid, twilio_auth_token, from_number=twilio_from,
+                                                     stream_url=base + "/media/twilio",
+                                                     status_callback=http_public_url(base) + STATUS_PATH)
+        app = create_app(settings, providers=providers)
         purge_while_serving(app, settings)  # calls past the retention period go once a day
     except (AccountError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)

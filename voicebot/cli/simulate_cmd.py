@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import date
 from pathlib import Path
 
@@ -37,9 +36,8 @@ def simulate(
     answered_by: str = typer.Option(None, help="a carrier's verdict (Twilio AnsweredBy), e.g. machine_end_beep"),
 ) -> None:
     """Simulate a call: synthesised debtor audio through VAD, ASR, dialogue and TTS."""
-    os.environ.setdefault("LOGURU_LEVEL", "WARNING")
     from voicebot.audio.amd import parse_answered_by
-    from voicebot.simulate import Simulation, parse_debtor  # heavy imports after the level is set
+    from voicebot.simulate import Simulation, parse_debtor
 
     console = Console(highlight=False, soft_wrap=True)
     try:

@@ -36,10 +36,10 @@ class Forbidden(Exception):
 class Console:
     store: RecordStore
     sessions: Sessions
+    sign_in: SignInGuard  # lockouts, the password-check pool
     bus: Bus | None = None
     queues: tuple[str, ...] | None = None  # None: every queue the scripts transfer to
     templates: Jinja2Templates = field(default_factory=lambda: _templates())
-    sign_in: SignInGuard = field(default_factory=SignInGuard)  # lockouts, the password-check pool
     recordings: Path | None = None  # the records folder: the only place a recording is served from
     secure_cookies: bool = False  # behind HTTPS (a proxy in front): the session cookie is Secure
     _board: LiveBoard | None = None
@@ -89,9 +89,11 @@ class Console:
     def live_bus(self, app: Any) -> Bus:
         bus = getattr(app.state, "bus", None) or self.bus
         if bus is None:
-            from telephony.bus.factory import bus_from_env
+            from telephony.bus.factory import open_bus
+            from voicebot import config
 
-            self.bus = bus = bus_from_env()
+            engine = config.current()
+            self.bus = bus = open_bus(engine.redis_url, engine.bus_prefix)
         return bus
 
     def page(self, request: Request, user: Principal, name: str, **context: Any):

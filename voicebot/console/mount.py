@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from telephony.bus.base import Bus
-from voicebot.console.audit import audit
 from voicebot.console.auth import Sessions
 from voicebot.console.deps import PREFIX, Console, Forbidden, SignInRequired
 from voicebot.console.routes_calls import router as calls_router
@@ -22,6 +21,7 @@ from voicebot.console.routes_promises import router as promises_router
 from voicebot.console.security_headers import SecurityHeaders
 from voicebot.console.sign_in_limits import SignInGuard, SignInPolicy
 from voicebot.console.views import refuse_raw_records
+from voicebot.records.audit import audit
 from voicebot.records.store import RecordStore
 
 STATIC = Path(__file__).parent / "static"
@@ -29,16 +29,15 @@ log = logging.getLogger(__name__)
 
 
 def mount_console(app: FastAPI, store: RecordStore, *, bus: Bus | None = None, secret: str | None = None,
-                  queues: tuple[str, ...] | None = None, sign_in: SignInPolicy | None = None,
+                  queues: tuple[str, ...] | None = None, sign_in: SignInPolicy,
                   recordings: Path | None = None, secure_cookies: bool = False) -> Console:
     """Serve the console at /console.  `secret` signs sign-in cookies; without one a random
     secret is made, so sessions end when the server restarts (fine for one process; give the
     same secret to every worker behind a load balancer).  `sign_in`: lockouts and the
-    password-check pool (default: the server settings' defaults).  `recordings`: the records
+    password-check pool (`SignInPolicy.from_settings`: they are server settings).  `recordings`: the records
     folder, the only place call recordings are served from (None: none are)."""
-    ctx = Console(store, Sessions(secret or secrets.token_urlsafe(32), store), bus, tuple(queues) if queues else None,
-                  sign_in=SignInGuard(sign_in or SignInPolicy.defaults()), recordings=recordings,
-                  secure_cookies=secure_cookies)
+    ctx = Console(store, Sessions(secret or secrets.token_urlsafe(32), store), SignInGuard(sign_in), bus,
+                  tuple(queues) if queues else None, recordings=recordings, secure_cookies=secure_cookies)
     refuse_raw_records(ctx.templates.env)  # pages show calls only through views.py, masked
     app.state.console = ctx
     inner = app.router.lifespan_context

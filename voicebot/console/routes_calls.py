@@ -14,11 +14,11 @@ from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse,
 from pydantic import ValidationError
 
 from dialogue.intents import INTENTS
-from voicebot.console.audit import audit, recent
 from voicebot.console.auth import COOKIE, SESSION_MAX_AGE_S, Principal
 from voicebot.console.deps import PREFIX, Console, console, require
 from voicebot.console.sign_in_limits import SignInRefused
 from voicebot.console.views import call_rows, call_view, correction_redactor
+from voicebot.records.audit import audit, recent
 from voicebot.records.corrections import CorrectionError, correct_intent, export_corrections
 from voicebot.records.models import Call
 from voicebot.records.queries import CallFilter, as_utc, distinct_values, list_calls

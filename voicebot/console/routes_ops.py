@@ -10,13 +10,13 @@ from pydantic import ValidationError
 
 from telephony.bus.base import BusError
 from telephony.handoff.queue import HandoffQueue, PacketState, UnknownHandoff
-from voicebot.console.audit import audit
 from voicebot.console.auth import Principal
 from voicebot.console.charts import bar_chart, minutes, ms, pct
 from voicebot.console.deps import PREFIX, Console, console, require
 from voicebot.console.graph_svg import stage_svg
 from voicebot.console.scripts_view import all_locales
 from voicebot.console.views import live_calls, packet_view
+from voicebot.records.audit import audit
 from voicebot.records.queries import CallFilter, dashboard
 
 router = APIRouter()

@@ -9,11 +9,11 @@ from datetime import date
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from voicebot.console.audit import audit
 from voicebot.console.auth import Principal
 from voicebot.console.deps import Console, console, require
 from voicebot.console.promise_views import payment_views, promise_views, rate_charts
 from voicebot.console.views import call_rows
+from voicebot.records.audit import audit
 from voicebot.records.models import Call
 from voicebot.records.promise_figures import STATES, account_payments, book_figures, promise_lines
 

@@ -11,6 +11,7 @@ from dialogue.paths import scripts_root
 from dialogue.script.graph import edges, reachable, roots
 from dialogue.script.loader import STRATEGY_FILE, read_locale
 from dialogue.problems import Problem
+from voicebot.script_validation import validate_paths
 
 
 @dataclass
@@ -44,8 +45,6 @@ def _say(node) -> str:
 
 
 def locale_view(folder: Path) -> LocaleView:
-    from voicebot.cli.scripts_cmd import validate_paths
-
     problems = validate_paths([folder])
     scripts, _ = read_locale(folder)
     stages: dict[str, list[NodeView]] = {}

@@ -28,11 +28,11 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
-from voicebot.console.audit import audit
 from voicebot.console.auth import Principal, verify
+from voicebot.records.audit import audit
 from voicebot.records.store import RecordStore
 from voicebot.services import thread_priority
 
@@ -63,14 +63,6 @@ class SignInPolicy:
     def from_settings(cls, settings: object) -> SignInPolicy:
         """From the server's settings (a `ServerSettings`)."""
         return cls(**{ours: getattr(settings, theirs) for ours, theirs in SETTINGS.items()})
-
-    @classmethod
-    def defaults(cls) -> SignInPolicy:
-        """The server settings' defaults: a console mounted without a server's settings."""
-        from voicebot.server.settings import ServerSettings  # the console's settings live there
-
-        fields = ServerSettings.model_fields
-        return cls(**{ours: fields[theirs].default for ours, theirs in SETTINGS.items()})
 
 
 @dataclass
@@ -210,7 +202,7 @@ class VerifyPool:
 class SignInGuard:
     """What the sign-in route asks: may this address try this name now, and the check itself."""
 
-    policy: SignInPolicy = field(default_factory=SignInPolicy.defaults)
+    policy: SignInPolicy  # from the server's settings: the console has no defaults of its own
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:

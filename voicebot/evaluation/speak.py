@@ -33,7 +33,7 @@ import numpy as np
 from audio_models.catalogue import (Catalogue, EspeakSettings, EspeakVoiceSpec, PiperVoiceSpec,
                                     load_catalogue)
 from audio_models.prompt_cache import PromptCache
-from voicebot.services.piper.text_chunks import MAX_CHUNK
+from voicebot.services.catalogue_tts.text_chunks import MAX_CHUNK
 from voicebot.services.tts import create_tts_service
 
 FAST_JOE_LENGTH_SCALE = 0.8  # Piper length_scale: 20 % shorter phonemes than en-joe's 1.0

@@ -25,6 +25,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from audio_models.environment import cache_root
+
 #: Modules whose code decides what a rendered utterance sounds like or how it is heard.
 AUDIO_PATH_MODULES: tuple[str, ...] = (
     "voicebot.evaluation.speak",
@@ -33,9 +35,14 @@ AUDIO_PATH_MODULES: tuple[str, ...] = (
     "voicebot.pipeline.offline",
     "voicebot.pipeline.listening",
     "voicebot.services.tts",
-    "voicebot.services.piper.base",
+    "voicebot.services.catalogue_tts.service",
+    "voicebot.services.catalogue_tts.pieces",
+    "voicebot.services.catalogue_tts.synthesis",
+    "voicebot.services.catalogue_tts.text_chunks",
+    "voicebot.services.catalogue_tts.splice",
+    "voicebot.services.catalogue_tts.static_text",
+    "voicebot.services.catalogue_tts.personal_values",
     "voicebot.services.piper.tts",
-    "voicebot.services.piper.text_chunks",
     "voicebot.services.espeak.tts",
     "voicebot.audio.vad.factory",
     "voicebot.audio.vad.webrtc",
@@ -55,7 +62,7 @@ FORMAT = 1  # bump when the stored JSON changes shape
 
 def default_dir() -> Path:
     """`$VOICEBOT_CACHE/nlu-audio`, else `~/.cache/voicebot/nlu-audio`."""
-    return Path(os.environ.get("VOICEBOT_CACHE", Path.home() / ".cache" / "voicebot")) / "nlu-audio"
+    return cache_root() / "nlu-audio"
 
 
 def code_version(modules: tuple[str, ...] = AUDIO_PATH_MODULES) -> str:

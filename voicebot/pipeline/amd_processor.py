@@ -19,7 +19,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, F
 
 from dialogue.session import CallSession
 from voicebot.audio.amd import AmdDetector, AmdSettings, parse_answered_by, resolve_settings
-from voicebot.pipeline.frames import AmdVerdictFrame
+from voicebot.frames import AmdVerdictFrame
 
 VoicemailPolicy = Literal["leave_message", "hang_up"]
 # Used only when no jurisdiction profile can be read (dialogue.compliance not installed yet).

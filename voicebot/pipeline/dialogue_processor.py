@@ -44,17 +44,17 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from dialogue.session import CallSession, TurnRecord
-from voicebot.audio.vad.pause import TurnContinuedFrame
-from voicebot.pipeline.frames import (
+from voicebot.frames import (
     AmdVerdictFrame,
+    STATIC_PROMPT,
     AudioClockFrame,
     CallActionFrame,
     HandoffDecisionFrame,
     PrefetchSpeechFrame,
+    TurnContinuedFrame,
     TurnTimingFrame,
 )
 from voicebot.pipeline.handoff import Escalate, transfer_of
-from voicebot.services.piper.base import STATIC_PROMPT
 
 
 WORDS_PLAYED_MAX_S = 60.0  # a TTS that never speaks must not keep a caller on hold for ever

@@ -9,13 +9,13 @@ cannot drift from what calls use.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 from pipecat.processors.frame_processor import FrameProcessor
 
 from audio_models.catalogue import load_catalogue
+from voicebot import config
 from voicebot.audio.vad.factory import make_vad_analyzer
 from voicebot.audio.vad.pause import PauseVADProcessor
 
@@ -35,15 +35,17 @@ TURN_END = "text"
 TURN_ENV = "VOICEBOT_TURN"
 TURN_PAUSE_SECS = 0.2          # smart: silence at which the model (and the recogniser) are asked
 TEXT_PAUSE_SECS = 0.12         # text: silence at which the recogniser decodes and its words are judged
-# smart: P(complete) above which a pause ends the turn (VOICEBOT_TURN_THRESHOLD, to measure others)
-TURN_COMPLETE_THRESHOLD = float(os.environ.get("VOICEBOT_TURN_THRESHOLD") or 0.5)
+# smart: P(complete) above which a pause ends the turn by default (VOICEBOT_TURN_THRESHOLD, to
+# measure others: `EngineSettings.turn_threshold`)
+TURN_COMPLETE_THRESHOLD = 0.5
 TURN_MAX_SILENCE_SECS = 1.2    # smart, text: the silence that ends a turn never called complete
 TURN_PROBABLE_SECS = 0.7       # text: the silence that ends a whole sentence that often goes on
 
 
 def turn_end(mode: str | None = None) -> str:
-    """`mode`, else VOICEBOT_TURN, else TURN_END; refuses anything but "smart" and "vad"."""
-    chosen = (mode or os.environ.get(TURN_ENV) or TURN_END).strip().lower()
+    """`mode`, else the settings' (VOICEBOT_TURN, default TURN_END); refuses anything but the
+    TURN_ENDS."""
+    chosen = (mode or config.current().turn).strip().lower()
     if chosen not in TURN_ENDS:
         raise ValueError(f"turn end must be one of {', '.join(TURN_ENDS)} (got {chosen!r}, {TURN_ENV})")
     return chosen
@@ -73,7 +75,7 @@ def call_turn_end(sample_rate: int, vad_kind: str = "webrtc", mode: str | None =
     from voicebot.audio.vad.turn_end import SmartTurnVADProcessor
 
     return SmartTurnVADProcessor(vad_analyzer=call_vad(sample_rate, vad_kind, TURN_MAX_SILENCE_SECS),
-                                 model=shared_smart_turn(), threshold=TURN_COMPLETE_THRESHOLD,
+                                 model=shared_smart_turn(), threshold=config.current().turn_threshold,
                                  pause_secs=TURN_PAUSE_SECS)
 
 

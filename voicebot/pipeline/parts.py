@@ -9,10 +9,11 @@ import numpy as np
 
 from audio_models.catalogue import ModelNotFoundError, load_catalogue
 from dialogue.session import CallSession
+from voicebot import config
 from voicebot.pipeline.builder import CallParts
 from voicebot.pipeline.listening import (  # noqa: F401  (VAD_*, WHISPER_BEAM: re-exported)
     VAD_START_SECS, VAD_STOP_SECS, WHISPER_BEAM, call_recogniser, call_turn_end)
-from voicebot.services.piper.static_text import static_text_for
+from voicebot.services.catalogue_tts.static_text import static_text_for
 from voicebot.services.tts import create_tts_service
 
 TTS_FIRST_CHUNK = 30  # characters in the first synthesised piece: time to first audio
@@ -31,8 +32,10 @@ def call_parts(session: CallSession, sample_rate: int, vad_kind: str = "webrtc")
         stt = make_stt(session, sample_rate)
     except ModelNotFoundError as exc:
         raise RuntimeError(f"no speech recogniser for locale {session.scripts.locale!r}: {exc}") from exc
-    tts = create_tts_service(session.voice, sample_rate=sample_rate, first_chunk_chars=TTS_FIRST_CHUNK)
-    tts.mark_static_fragments(static_text_for(session.scripts))  # fixed sentences: cached audio
+    engine = config.current()
+    tts = create_tts_service(session.voice, sample_rate=sample_rate, first_chunk_chars=TTS_FIRST_CHUNK,
+                             splice_values=engine.tts_splice)
+    tts.mark_static_fragments(static_text_for(session.scripts, enabled=engine.static_pieces))  # cached audio
     tts.share_values_except(session.personal_values)  # the lender, dates: cached too; names never
     return CallParts(vad=vad, stt=stt, tts=tts, sample_rate=sample_rate)
 

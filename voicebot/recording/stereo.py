@@ -30,7 +30,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from voicebot.pipeline.frames import AudioClockFrame
+from voicebot.frames import AudioClockFrame
 from voicebot.recording.wav import GrowingWav
 
 FLUSH_S = 1.0   # write to the WAV about once a second of call

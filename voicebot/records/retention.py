@@ -1,11 +1,15 @@
 """How long a call's personal data is kept, and removing it: a retention purge or one debtor's erasure.
 
-A collections call leaves the debtor's name, number, words and voice in four places: the
+A collections call leaves the debtor's name, number, words and voice in five places: the
 records database (the call row and its turns), the records folder (`<call_id>.jsonl`, `.json`,
-`.wav`), handoff packets on the live bus (the transcript an agent saw) and, masked, the logs.
-Nothing there is needed once the retention period has passed, so `purge_records` removes every
-call that ended (or, never ended, started) before the cut-off from the first three, and
-`erase_account` removes all of one account's calls whatever their age (the right to erasure).
+`.wav`), handoff packets on the live bus (the transcript an agent saw), handoff packets the bus
+could not take, waiting in the server's outbox in the records folder (`handoff-outbox.jsonl`)
+and, masked, the logs.  Nothing there is needed once the retention period has passed, so
+`purge_records` removes every call that ended (or, never ended, started) before the cut-off from
+the first four, and `erase_account` removes all of one account's calls whatever their age (the
+right to erasure).  The outbox is swept before the bus: a packet a server files from the outbox
+while the erasure runs is either taken back out by that server or found on the bus by the sweep
+(telephony/handoff/outbox.py).
 
 The campaigns keep more (`CampaignData`): the SMS store and outbox hold the number and the
 text of each reminder, and the campaign store the account as registered (name, phone, debt).
@@ -28,13 +32,14 @@ The retention is `VOICEBOT_RETENTION_DAYS` (default 365 days), the same setting 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voicebot import config
+from voicebot.records.audit import audit
 from voicebot.records.call_files import FileRemoval, RecordsFolder
 from voicebot.records.call_rows import (CallRows, calls_ended_before, calls_of_account, delete_calls,
                                         known_ids, scrub_audit, truncate_wal)
@@ -50,8 +55,6 @@ if TYPE_CHECKING:
     from telephony.sms.outbox import KeptOutbox
     from telephony.sms.store import SmsRemoval, SmsStore
 
-DEFAULT_RETENTION_DAYS = 365
-RETENTION_ENV = "VOICEBOT_RETENTION_DAYS"
 OPT_OUTS_KEPT = ("opt-outs are never erased: an opt-out is a legal obligation to keep (the debtor "
                  "must not be called again), so the opt-out journal and the campaign store's opt-out "
                  "set keep the account id, time and source")
@@ -62,17 +65,11 @@ CAMPAIGN_KEPT = ("the campaign store keeps the account's dial times (the contact
 
 
 def retention_days(env: Mapping[str, str] | None = None) -> int:
-    """$VOICEBOT_RETENTION_DAYS, else 365; ValueError for anything but a whole number >= 1."""
-    raw = ((os.environ if env is None else env).get(RETENTION_ENV) or "").strip()
-    if not raw:
-        return DEFAULT_RETENTION_DAYS
-    try:
-        days = int(raw)
-    except ValueError:
-        raise ValueError(f"{RETENTION_ENV}={raw!r}: a whole number of days is expected") from None
-    if days < 1:
-        raise ValueError(f"{RETENTION_ENV}={raw!r}: keep calls at least 1 day")
-    return days
+    """VOICEBOT_RETENTION_DAYS of the settings (of `env` when given), else 365.
+
+    Raises:
+        voicebot.config.SettingsError (a ValueError naming the variable): not a whole number >= 1."""
+    return (config.current() if env is None else config.EngineSettings.from_env(env)).retention_days
 
 
 def cutoff_for(days: int, now: datetime | None = None) -> datetime:
@@ -112,6 +109,8 @@ class RemovalReport:
     files: FileRemoval = field(default_factory=FileRemoval)
     packets: PacketSweep | None = None  # None: no bus was given, or it failed
     packets_error: str | None = None    # why the bus could not be swept (the rest was done)
+    outbox: list[str] | None = None     # call ids of packets erased from the handoff outbox (None: not reached)
+    outbox_error: str | None = None     # why the handoff outbox could not be swept (the rest was done)
     audit_scrubbed: int = 0             # older audit entries whose numbers were masked
     contact_attempts: int = 0           # contact history: attempts purged (by age) or numbers cleared (erasure)
     promise_rows: int = 0               # promise book: promises and payments removed (promise_rows.py)
@@ -129,7 +128,9 @@ class RemovalReport:
                 "files_refused": len(self.files.refused),
                 "packets": None if self.packets is None else len(self.packets.removed),
                 "packets_waiting_kept": None if self.packets is None else len(self.packets.kept_waiting),
-                "packets_error": self.packets_error, "audit_scrubbed": self.audit_scrubbed,
+                "packets_error": self.packets_error,
+                "outbox_packets": None if self.outbox is None else len(self.outbox),
+                "outbox_error": self.outbox_error, "audit_scrubbed": self.audit_scrubbed,
                 "contact_attempts": self.contact_attempts, "promise_rows": self.promise_rows,
                 "sms": None if self.sms is None else asdict(self.sms), "sms_outbox": self.sms_outbox,
                 "campaign": None if self.campaign is None else asdict(self.campaign),
@@ -201,17 +202,30 @@ def _sweep_campaign_data(data: CampaignData, report: RemovalReport, *, cutoff: d
         data.save()
 
 
+def _sweep_outbox(folder: Path, report: RemovalReport, *, cutoff: datetime | None,
+                  account_id: str | None) -> None:
+    """The handoff packets waiting in the server's outbox: by account, or created before the cut-off."""
+    from telephony.handoff.outbox import OUTBOX_NAME, HandoffOutbox
+
+    outbox = HandoffOutbox(folder / OUTBOX_NAME)
+    try:
+        report.outbox = (outbox.erase_account(account_id, dry_run=report.dry_run) if account_id is not None
+                         else outbox.purge_before(cutoff, dry_run=report.dry_run))  # type: ignore[arg-type]
+    except OSError as exc:  # the calls are removed all the same; the report says so
+        report.outbox_error = f"{type(exc).__name__}: {exc}"
+
+
 async def _run(store: RecordStore, folder: Path, bus: "Bus | None", report: RemovalReport, *,
                cutoff: datetime | None, account_id: str | None, by: str, action: str, target: str,
                campaign_data: CampaignData | None) -> RemovalReport:
     from telephony.bus.base import BusError
     from telephony.campaign.store import StoreUnavailable
     from telephony.handoff.retention import sweep_packets
-    from voicebot.console.audit import audit
 
     records = RecordsFolder(folder)
     chosen = await asyncio.to_thread(_choose, store, records, cutoff=cutoff, account_id=account_id)
-    if bus is not None:
+    await asyncio.to_thread(_sweep_outbox, Path(folder), report, cutoff=cutoff, account_id=account_id)
+    if bus is not None:  # after the outbox: what a delivery in flight filed is on the bus by now
         try:
             report.packets = await sweep_packets(bus, before=cutoff if account_id is None else None,
                                                  account_id=account_id, dry_run=report.dry_run)

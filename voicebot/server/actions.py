@@ -27,7 +27,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from dialogue.phone_masking import mask_numbers_in, mask_phone
 from dialogue.session import CallSession
 from telephony.providers.base import Provider
-from voicebot.pipeline.frames import CallActionFrame, HandoffDecisionFrame
+from voicebot.frames import CallActionFrame, HandoffDecisionFrame
 
 AT_CLOSE = ("transfer", "hangup")
 SMS_WAIT_S = 5.0

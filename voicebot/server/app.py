@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
@@ -33,7 +33,7 @@ from audio_models import loader
 from dialogue.accounts import Account
 from dialogue.session import CallSetupError
 from telephony.bus.base import Bus
-from telephony.bus.factory import bus_from_env
+from telephony.bus.factory import open_bus
 from telephony.carriers.asterisk import AUDIOSOCKET
 from telephony.carriers.asterisk.audiosocket.connection import listen
 from telephony.carriers.base import Carrier
@@ -41,11 +41,13 @@ from telephony.carriers.registry import CARRIERS
 from telephony.carriers.stream_start import PeerGone, StreamStart
 from telephony.handoff.outbox import OUTBOX_NAME, HandoffOutbox
 from telephony.providers.base import Provider
-from voicebot.console.audit import audit
+from telephony.carriers.providers import carrier_providers
+from voicebot import config
 from voicebot.console.mount import serve_console
 from voicebot.providers.local import LocalProvider
 from voicebot.server.accounts import AccountBook
 from voicebot.server.admission import Admission, Refused
+from voicebot.records.audit import audit
 from voicebot.records.contact_history import StoredContactHistory
 from voicebot.server.call import StreamCall
 from voicebot.server.compliance_gate import CallStartGate
@@ -54,7 +56,7 @@ from voicebot.server.errors import (
     BAD_START, SERVER_ERROR, UNAUTHORIZED, UNKNOWN_ACCOUNT, StreamError, clip_reason,
 )
 from voicebot.server.metrics import CALLS_IN_PROGRESS, call_ended, listen_to_inferences, mount_metrics, refused
-from voicebot.server.opt_out_guard import server_opt_outs
+from voicebot.server.opt_out_guard import copy_while_serving, server_opt_outs
 from voicebot.server.payments_api import mount_payments
 from voicebot.server.readiness import readiness
 from voicebot.server.settings import ServerSettings
@@ -63,16 +65,21 @@ from voicebot.server.warmup import warm_up
 
 def create_app(settings: ServerSettings, provider: Provider | None = None,
                on_call_end: list[Callable[[dict[str, Any]], Any]] | None = None,
-               bus: Bus | None = None) -> FastAPI:
+               bus: Bus | None = None, providers: Mapping[str, Provider] | None = None) -> FastAPI:
     """The ASGI app. `provider` carries out transfers, hang-ups and SMS the dialogue decides on;
-    by default a LocalProvider, which only logs and records them.  `on_call_end` functions (sync
+    by default a LocalProvider, which only logs and records them.  `providers` names a carrier's
+    own provider (`{"telnyx": TelnyxRestProvider(...)}`): a call's actions go to the provider of
+    the carrier its stream came in on, since only that carrier knows its call id; a carrier
+    without one gets `provider`.  `on_call_end` functions (sync
     or async; also `app.state.on_call_end`) get each finished call's summary, whose
     `carrier_call_id` is the provider's call id: how a dialer in the same process learns the
     outcome of a call it placed.  `bus` (default: Redis when REDIS_URL is set, else in-process)
     carries the live call feed and the agent queue."""
     accounts = AccountBook(settings.accounts_file)
-    live_bus = bus if bus is not None else bus_from_env()
+    engine = config.current()
+    live_bus = bus if bus is not None else open_bus(engine.redis_url, engine.bus_prefix)
     carrier = provider if provider is not None else LocalProvider()
+    by_carrier = carrier_providers(carrier, providers or {})
     listeners = on_call_end if on_call_end is not None else []
     opt_outs = server_opt_outs(settings)  # journal (and the campaigns' Redis set): every start asks
     handoff_outbox = HandoffOutbox(settings.records_dir / OUTBOX_NAME)  # packets the bus could not take
@@ -83,11 +90,15 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
             await asyncio.to_thread(warm_up, accounts.locales(), settings.sample_rate)
         listen_to_inferences()  # ASR/TTS times on /metrics are calls', not the warm-up's
         handoff_outbox.start_delivering(live_bus)  # what an earlier run kept while the bus was away
+        resync = (asyncio.create_task(copy_while_serving(opt_outs), name="opt-out-resync")
+                  if opt_outs.store is not None else None)  # a store that lost the opt-outs gets them back
         audiosocket = None
         if settings.audiosocket_port:  # Asterisk AudioSocket: TCP, its calls run as every stream does
             audiosocket = await listen(settings.audiosocket_host, settings.audiosocket_port,
                                        lambda connection: _serve(connection, AUDIOSOCKET), _app)
         yield
+        if resync is not None:
+            resync.cancel()
         if audiosocket is not None:
             audiosocket.close()
 
@@ -95,6 +106,7 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
     app = FastAPI(title="voicebot media-stream server", lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.provider, app.state.accounts = settings, carrier, accounts
+    app.state.providers = by_carrier
     app.state.on_call_end = listeners
     app.state.bus = live_bus
     app.state.opt_outs = opt_outs
@@ -153,7 +165,7 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
         return found[0], found[1:]
 
     async def _serve(websocket: WebSocket, edge: Carrier) -> None:
-        """One stream of any carrier (`edge`) to its end; `carrier` is the provider it reports to."""
+        """One stream of any carrier (`edge`) to its end; its actions go to that carrier's provider."""
         await websocket.accept()  # accepted first, so a refusal can carry a close code and reason
         address = websocket.client.host if websocket.client else "unknown"
         drain.opened()
@@ -170,7 +182,7 @@ def create_app(settings: ServerSettings, provider: Provider | None = None,
                 start, serializer = await edge.open(websocket, access, limits, authed)
                 account, others = _accounts_of(start)
             with admission.call(account.id), CALLS_IN_PROGRESS.track_inprogress():
-                call = StreamCall(websocket, start, account, serializer, settings, carrier,
+                call = StreamCall(websocket, start, account, serializer, settings, by_carrier[edge.name],
                                   pacing=edge.pacing(start), bus=live_bus, opt_outs=opt_outs,
                                   other_accounts=others)
                 summary = await call.run()

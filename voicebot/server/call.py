@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +36,7 @@ from voicebot.pipeline.builder import CallParts, build_call, run_call
 from voicebot.pipeline.parts import call_parts
 from voicebot.records.attach import attach_call
 from voicebot.server.actions import CarrierActions
+from voicebot.server.caller_lockout import verification_locked
 from voicebot.server.compliance_gate import CallStartGate
 from voicebot.server.follow_up import as_follow_up
 from voicebot.server.errors import BAD_START, SERVER_ERROR, TIMED_OUT, StreamError
@@ -49,12 +49,12 @@ from voicebot.server.warmup import load_models
 
 STARTED_WAIT_S = 5.0
 IDLE_BACKSTOP_S = 120.0
-#: Bot audio per message to the carrier. Every message is one trip through pipecat's output
-#: queue, the serializer (mu-law, base64, JSON), the socket and the recorder, all on the event
-#: loop; pipecat's default is 40 ms (25 messages a second per call). At 40 calls, 100 ms took
-#: processing p95 from 1.8-8 s to 0.3 s (docs/performance.md). Carriers take media messages of
-#: any length, and a barge-in clears what they buffered, so longer ones cost no responsiveness.
-OUTPUT_FRAME_MS = int(os.environ.get("VOICEBOT_OUTPUT_FRAME_MS") or 100)
+# Bot audio per message to the carrier (`settings.output_frame_ms`, default 100 ms). Every message
+# is one trip through pipecat's output queue, the serializer (mu-law, base64, JSON), the socket and
+# the recorder, all on the event loop; pipecat's default is 40 ms (25 messages a second per call).
+# At 40 calls, 100 ms took processing p95 from 1.8-8 s to 0.3 s (docs/performance.md). Carriers
+# take media messages of any length, and a barge-in clears what they buffered, so longer ones
+# cost no responsiveness.
 
 
 @dataclass
@@ -100,7 +100,7 @@ class StreamCall:
             audio_in_enabled=True, audio_out_enabled=True,
             audio_in_sample_rate=settings.sample_rate, audio_out_sample_rate=settings.sample_rate,
             audio_out_end_silence_secs=settings.end_silence_s,
-            audio_out_10ms_chunks=max(1, (self.pacing.frame_ms or OUTPUT_FRAME_MS) // 10),
+            audio_out_10ms_chunks=max(1, (self.pacing.frame_ms or settings.output_frame_ms) // 10),
             fixed_audio_packet_size=self.pacing.packet_bytes,
             serializer=self.serializer, session_timeout=settings.max_call_s,
             allowed_origins=[],  # carriers send no Origin; a token or signature already vouched
@@ -214,12 +214,14 @@ class StreamCall:
             self.account = await as_follow_up(self.account, getattr(self.websocket.app.state, "records", None))
         # window, holidays, opt-out, and the attempt caps over every source's attempts
         self.attempt_id = await gate.admit(self.account, start, opted_out=stopped)
+        inbound = start.direction == "inbound"
+        locked = inbound and await verification_locked(getattr(self.websocket.app.state, "records", None),
+                                                       start.caller, self.settings)
         try:
             engine = await asyncio.to_thread(engine_for, locale)
             session = engine.start_call(self.account, stage=start.stage, attempt=start.attempt,
-                                        today=self.settings.call_date,
-                                        inbound=start.direction == "inbound",
-                                        other_accounts=self.other_accounts)
+                                        today=self.settings.call_date, inbound=inbound,
+                                        other_accounts=self.other_accounts, verification_locked=locked)
             if session.inbound and session.policy.stage.inbound_start is None:
                 raise StreamError(BAD_START, f"the {session.stage} script has no inbound_start for a call "
                                              "the debtor placed")

@@ -7,7 +7,11 @@ the campaign store's opt-out set when one is configured (off the event loop, wit
 timeouts: a stalled Redis must not stall the calls).  The journal write itself stays on the
 loop, synchronous: one fsync per opted-out call, so nothing about the call can overtake it.
 At every call start it asks the journal and that set; if the store cannot answer, the
-journal's answer stands and the gap is logged.
+journal's answer stands and the gap is logged.  While it runs it also copies its journal into
+the store every `RESYNC_S` seconds (`copy_while_serving`): a store that keeps nothing on disk
+and restarted has lost the opt-outs, and the processes that do not share this journal (a
+campaign worker or server on another machine) ask only the store; an idle server must not
+wait for its next call start to tell them again.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from telephony.campaign.redis_store import RedisStore
 from voicebot.server.settings import ServerSettings
 
 STORE_TIMEOUT_S = 1.0  # per Redis command; the check runs on a thread, but a call start waits for it
+RESYNC_S = 5.0         # between two copies of the journal into the store while the server runs
 
 
 def server_opt_outs(settings: ServerSettings) -> OptOuts:
@@ -73,3 +78,21 @@ def watch_call(opt_outs: OptOuts, session: CallSession, carrier_call_id: str | N
     heard = journal_when_heard(opt_outs, session.accounts_in_question, "media_stream", after=to_store,
                                call_id=session.call_id, carrier_call_id=carrier_call_id)
     session.listeners.append(heard)
+
+
+async def copy_while_serving(opt_outs: OptOuts, every_s: float = RESYNC_S) -> None:
+    """Copy what the store lacks from the journal every `every_s` s, until cancelled (one read
+    of the store when nothing is missing).  An outage is logged once, and its end."""
+    away = False
+    while True:
+        try:
+            await asyncio.to_thread(opt_outs.replay)
+            if away:
+                logger.warning("opt-out journal: the campaign store answers again; it holds the journal's opt-outs")
+            away = False
+        except Exception as exc:  # noqa: BLE001 - the journal keeps them; the next round tries again
+            if not away:
+                logger.error(f"opt-out journal: the campaign store did not take the journal's opt-outs "
+                             f"({type(exc).__name__}: {exc}); trying again every {every_s:g} s")
+            away = True
+        await asyncio.sleep(every_s)

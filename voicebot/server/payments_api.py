@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from telephony.campaign.clock import SystemClock
-from telephony.campaign.follow_up import default_grace
+from voicebot import config
 from voicebot.records.payments import add_payments, judge_after, parse_rows
 from voicebot.records.store import RecordStore
 from voicebot.server.settings import ServerSettings
@@ -39,7 +39,7 @@ def _refusal(status: int, message: str, **extra: Any) -> JSONResponse:
 def mount_payments(app: FastAPI, settings: ServerSettings, store: RecordStore) -> None:
     token = settings.payments_token.get_secret_value().strip() if settings.payments_token else ""
     expected = token.encode() or None  # an empty token is no token: off, never open
-    grace = default_grace()
+    grace = config.current().promise_grace  # VOICEBOT_PROMISE_GRACE, as the campaigns
 
     @app.post("/payments", include_in_schema=False)
     async def payments(request: Request) -> JSONResponse:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
@@ -17,9 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from telephony.campaign.opt_out_journal import journal_path
 from telephony.carriers.auth import Access
 from telephony.carriers.base import Limits
-from voicebot.records.retention import retention_days as retention_days_from_env
-
-ENV_PREFIX = "VOICEBOT_"
+from voicebot.config import ENV_PREFIX, SettingsError, validate_naming_variables
 
 
 class ServerSettings(BaseModel):
@@ -59,18 +58,22 @@ class ServerSettings(BaseModel):
     end_mark_timeout_s: float = Field(2.0, ge=0, description="wait for Twilio to confirm the last "
                                                                "audio played before closing")
     playback_lead_s: float = Field(
-        default_factory=lambda: float(os.environ.get(ENV_PREFIX + "PLAYBACK_LEAD_S") or 0.4), ge=0, le=2.0, description="bot audio sent ahead of the carrier's playback: absorbs "
-                                        "stalls of a loaded server; a barge-in clears it")
+        0.4, ge=0, le=2.0, description="bot audio sent ahead of the carrier's playback: absorbs "
+                                       "stalls of a loaded server; a barge-in clears it")
+    input_frame_ms: int = Field(40, ge=10, le=200, description="carrier audio per pipeline input frame: "
+                                                              "two 20 ms messages (20: one each)")
+    output_frame_ms: int = Field(100, ge=10, le=500, description="bot audio per message to a carrier "
+                                                                "without fixed packets (docs/performance.md)")
     call_date: date | None = Field(None, description="fixed call date (tests, demos); default today")
     transfer_numbers: dict[str, str] = Field(
         default_factory=dict, description="agent queue -> number to dial; default the account's agent line")
     warm_up: bool = Field(True, description="load and exercise the models before accepting calls")
     database_url: str | None = Field(
-        default_factory=lambda: os.environ.get(ENV_PREFIX + "DATABASE_URL") or None,
+        None,
         description="SQLAlchemy URL of the call records store the console reads "
                     "(postgresql://...); default a SQLite file records.db in records_dir")
     console_secret: SecretStr | None = Field(
-        default_factory=lambda: os.environ.get(ENV_PREFIX + "CONSOLE_SECRET") or None,
+        None,
         description="signs console sign-in cookies; default a random one per process")
     opt_out_journal: Path | None = Field(
         None, description="opt-out journal (fsync'd JSONL) checked at every call start and written "
@@ -91,7 +94,7 @@ class ServerSettings(BaseModel):
     sign_in_verify_queue: int = Field(8, ge=0, description="sign-ins waiting for that pool; more are "
                                                            "refused at once (503)")
     retention_days: int = Field(
-        default_factory=retention_days_from_env, ge=1,
+        365, ge=1,
         description="calls are kept this many days after they end, then purged: database rows, "
                     "JSONL/JSON/WAV files, decided handoff packets (VOICEBOT_RETENTION_DAYS, default 365)")
     retention_purge_every_h: float = Field(
@@ -121,6 +124,13 @@ class ServerSettings(BaseModel):
     contact_history_timeout_s: float = Field(
         2.0, gt=0, description="longest a call start waits for the contact history; past it, or "
                                "with the database away, the start is refused (1013, fail closed)")
+    verification_lockout_calls: int = Field(
+        3, ge=0, description="callbacks from one number whose caller failed the knowledge check "
+                             "(and never passed it) within verification_lockout_hours: the next "
+                             "callback compares no answer and closes as a failed check (someone may "
+                             "be guessing a date of birth a call at a time); 0: no lockout")
+    verification_lockout_hours: float = Field(
+        24.0, gt=0, description="the window verification_lockout_calls counts in")
 
     @field_validator("sample_rate")
     @classmethod
@@ -137,7 +147,7 @@ class ServerSettings(BaseModel):
         return self
 
     def opt_out_journal_path(self) -> Path:
-        return self.opt_out_journal or journal_path(self.records_dir)
+        return journal_path(self.records_dir, self.opt_out_journal)
 
     def uses_contact_history(self) -> bool:
         return self.contact_history if self.contact_history is not None else self.call_date is None
@@ -156,22 +166,34 @@ class ServerSettings(BaseModel):
         return Access(tuple(self.token_values()), secrets, self.public_url)
 
     def limits(self) -> Limits:
-        return Limits(self.max_frame_bytes, self.start_timeout_s)
+        return Limits(self.max_frame_bytes, self.start_timeout_s, self.input_frame_ms)
 
     @classmethod
-    def from_env(cls, **overrides) -> ServerSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> ServerSettings:
         """Fields from VOICEBOT_ACCOUNTS_FILE, VOICEBOT_TOKENS (comma-separated), VOICEBOT_
-        TRANSFER_NUMBERS (JSON)... then the non-None overrides (command-line flags win)."""
+        TRANSFER_NUMBERS (JSON)... of `environ` (default the process's), then the non-None
+        overrides (command-line flags win).
+
+        Raises:
+            voicebot.config.SettingsError: a value is refused; the message names its variable."""
+        environ = os.environ if environ is None else environ
         values: dict = {}
         for name in cls.model_fields:
-            raw = os.environ.get(ENV_PREFIX + name.upper())
+            raw = environ.get(ENV_PREFIX + name.upper())
             if raw is None:
                 continue
             if name == "tokens":
                 values[name] = [t for t in raw.split(",") if t]
             elif name in ("transfer_numbers", "carrier_secrets"):
-                values[name] = json.loads(raw)  # {"collections": "+12065550100"}
+                values[name] = _json_setting(name, raw)  # {"collections": "+12065550100"}
             else:
                 values[name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(values)
+        return validate_naming_variables(cls, values)
+
+
+def _json_setting(name: str, raw: str) -> object:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{ENV_PREFIX}{name.upper()}: not JSON ({exc})") from None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import WebSocket
 from loguru import logger
@@ -31,6 +32,7 @@ from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.websocket.fastapi import (
+    FastAPIWebsocketClient,
     FastAPIWebsocketInputTransport,
     FastAPIWebsocketOutputTransport,
     FastAPIWebsocketParams,
@@ -39,6 +41,7 @@ from pipecat.transports.websocket.fastapi import (
 
 from telephony.carriers.base import MarksPlayback
 from telephony.carriers.errors import SERVER_ERROR, StreamError
+from voicebot import pipecat_internals
 
 
 class GuardedSerializer(FrameSerializer):
@@ -81,21 +84,26 @@ class _Input(FastAPIWebsocketInputTransport):
 
 
 class _Output(FastAPIWebsocketOutputTransport):
-    playback_lead_s = 0.0
+    def __init__(self, transport: MediaStreamTransport, client: FastAPIWebsocketClient,
+                 params: FastAPIWebsocketParams, *, playback_lead_s: float, **kwargs: Any):
+        super().__init__(transport, client, params, **kwargs)
+        self.stream, self.client, self.playback_lead_s = transport, client, playback_lead_s
 
-    async def _write_audio_sleep(self):
+    async def _write_audio_sleep(self):  # pipecat_internals.PACING_HOOK
         # pipecat's clock, kept as the carrier's playback end (reset to 0 by a barge-in): send
         # the next message once playback is within the lead of running out.
         now = time.monotonic()
-        self._next_send_time = max(self._next_send_time, now) + self._send_interval
-        await asyncio.sleep(max(0.0, self._next_send_time - self.playback_lead_s - now))
+        next_send, interval = pipecat_internals.pacing_clock(self)
+        next_send = max(next_send, now) + interval
+        pipecat_internals.set_next_send_time(self, next_send)
+        await asyncio.sleep(max(0.0, next_send - self.playback_lead_s - now))
 
     async def stop(self, frame: EndFrame):
         # As FastAPIWebsocketOutputTransport.stop, with the carrier's ending before disconnect.
         await BaseOutputTransport.stop(self, frame)  # remaining audio and end silence sent
-        await self._write_frame(frame)               # the serializer's last word (Twilio: mark)
-        await self._transport.finish_stream()
-        await self._client.disconnect()
+        await pipecat_internals.write_frame(self, frame)  # the serializer's last word (Twilio: mark)
+        await self.stream.finish_stream()
+        await self.client.disconnect()
 
 
 class MediaStreamTransport(FastAPIWebsocketTransport):
@@ -106,22 +114,28 @@ class MediaStreamTransport(FastAPIWebsocketTransport):
         params = params.model_copy(update={"serializer": self.serializer})
         super().__init__(websocket, params)
         self._websocket = websocket
-        self._input = _Input(self, self._client, self._params, name=self._input_name)
-        self._output = _Output(self, self._client, self._params, name=self._output_name)
-        self._output.playback_lead_s = playback_lead_s
+        self._socket = pipecat_internals.websocket_client(self)
+        self._reader = _Input(self, self._socket, params)
+        self._writer = _Output(self, self._socket, params, playback_lead_s=playback_lead_s)
         inner = self.serializer.inner
         self._marks = inner if isinstance(inner, MarksPlayback) else None
         self._end_mark_timeout_s = end_mark_timeout_s
         self.end_mark_played: bool | None = None
         self.before_close: list[Callable[[], Awaitable[None]]] = []
 
+    def input(self) -> _Input:
+        return self._reader
+
+    def output(self) -> _Output:
+        return self._writer
+
     @property
     def reading(self) -> bool:
         """Whether pipecat still reads the carrier's messages (False once the call is ending)."""
-        return self._input.reading
+        return self._reader.reading
 
     async def finish_stream(self) -> None:
-        if self._marks is not None and not self._input.reading:
+        if self._marks is not None and not self._reader.reading:
             self.end_mark_played = await self._await_mark(self._marks)
         for hook in self.before_close:
             try:
@@ -146,9 +160,9 @@ class MediaStreamTransport(FastAPIWebsocketTransport):
 
     async def close(self, code: int, reason: str) -> None:
         """Close the socket with a code and reason, once (pipecat then skips its own close)."""
-        if self._client.is_closing or not self._client.is_connected:
+        if self._socket.is_closing or not self._socket.is_connected:
             return
-        self._client._closing = True  # pipecat's client has no public way to close with a code
+        pipecat_internals.mark_client_closing(self._socket)  # no public way to close with a code
         try:
             await self._websocket.close(code=code, reason=reason)
         except Exception as exc:  # the peer may already be gone

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from voicebot import config
 from voicebot.services import thread_priority
 
 T = TypeVar("T")
@@ -99,8 +100,9 @@ def inference_executor(kind: str) -> DeadlineExecutor:
         raise KeyError(kind)
     with _lock:
         if kind not in _shared:
-            workers = os.environ.get(f"VOICEBOT_{kind.upper()}_THREADS") or _default_threads()
-            _shared[kind] = DeadlineExecutor(int(workers))
+            settings = config.current()
+            workers = settings.asr_threads if kind == "asr" else settings.tts_threads
+            _shared[kind] = DeadlineExecutor(workers or _default_threads())
         return _shared[kind]
 
 

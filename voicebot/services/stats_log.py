@@ -12,11 +12,12 @@ same numbers; a listener runs on the inference's thread and must be quick.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
 from typing import IO, Any
+
+from voicebot import config
 
 ENV = "VOICEBOT_STATS_LOG"
 
@@ -27,8 +28,13 @@ _path: str | None = None
 listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
 
+def _log_path() -> str | None:
+    named = config.current().stats_log
+    return str(named) if named else None
+
+
 def enabled() -> bool:
-    return bool(listeners) or bool(os.environ.get(ENV))
+    return bool(listeners) or _log_path() is not None
 
 
 def record(kind: str, **fields: Any) -> None:
@@ -37,7 +43,7 @@ def record(kind: str, **fields: Any) -> None:
     global _file, _path
     for listener in listeners:
         listener(kind, fields)
-    path = os.environ.get(ENV)
+    path = _log_path()
     if not path:
         return
     line = json.dumps({"kind": kind, "t": time.time(), **fields}) + "\n"

@@ -23,6 +23,8 @@ from typing import TypeVar
 
 from loguru import logger
 
+from voicebot import config
+
 T = TypeVar("T")
 
 DEFAULT_NICE = 10
@@ -30,7 +32,7 @@ DEFAULT_NICE = 10
 
 def inference_nice() -> int:
     """How many nice steps inference threads run below the event loop."""
-    return int(os.environ.get("VOICEBOT_INFERENCE_NICE", DEFAULT_NICE))
+    return config.current().inference_nice
 
 
 def lower(tid: int | None = None, step: int | None = None) -> bool:

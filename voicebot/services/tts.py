@@ -1,6 +1,6 @@
 """The TTS service for a catalogue voice id, whatever its engine: Piper in-process
 (`piper/tts.py`) or espeak-ng (`espeak/tts.py`), both built on the engine-neutral base
-(`piper/base.py`).  Chosen here, above the engines, so the base never imports them."""
+(`catalogue_tts/service.py`).  Chosen here, above the engines, so the base never imports them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from audio_models.catalogue import load_catalogue
-from voicebot.services.piper.base import CatalogueTTSService
+from voicebot.services.catalogue_tts.service import CatalogueTTSService
 
 
 def create_tts_service(

@@ -74,7 +74,8 @@ class AsteriskWebSocketCarrier(Carrier):
 
     def serializer(self, start: StreamStart, limits: Limits) -> AsteriskWebSocketSerializer:
         return AsteriskWebSocketSerializer(start.extra["asterisk_format"], json_control=start.extra["asterisk_json"],
-                                           max_frame_bytes=limits.max_frame_bytes)
+                                           max_frame_bytes=limits.max_frame_bytes,
+                                           input_frame_ms=limits.input_frame_ms)
 
     def pacing(self, start: StreamStart) -> Pacing:
         return Pacing(packet_bytes=start.extra["asterisk_frame_bytes"])

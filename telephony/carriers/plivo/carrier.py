@@ -15,11 +15,15 @@ import re
 import time
 from typing import Any
 
+from fastapi import APIRouter
+
+from telephony.bus.base import Bus
 from telephony.carriers.auth import Access, Handshake, signed_urls
 from telephony.carriers.base import Carrier, Limits
 from telephony.carriers.errors import (
     BAD_MEDIA, BAD_MESSAGE, BAD_START, UNAUTHORIZED, StreamError, member, parse_event,
 )
+from telephony.carriers.plivo.answer import answer_router
 from telephony.carriers.plivo.serializer import StrictPlivoSerializer
 from telephony.carriers.plivo.signature import signature_matches
 from telephony.carriers.stream_start import (
@@ -71,5 +75,10 @@ class PlivoCarrier(Carrier):
                             stream_id=stream_id, encoding="mulaw",
                             extra={"plivo_account_id": start.get("accountId")})
 
+    def routes(self, access: Access, bus: Bus | None = None) -> APIRouter:
+        """The XML a call fetches when answered and when transferred (`answer.py`)."""
+        return answer_router(access)
+
     def serializer(self, start: StreamStart, limits: Limits) -> StrictPlivoSerializer:
-        return StrictPlivoSerializer(start.stream_id or "", start.call_id, max_frame_bytes=limits.max_frame_bytes)
+        return StrictPlivoSerializer(start.stream_id or "", start.call_id, max_frame_bytes=limits.max_frame_bytes,
+                                     input_frame_ms=limits.input_frame_ms)

@@ -18,16 +18,20 @@ from pipecat.frames.frames import EndFrame, Frame, InputDTMFFrame
 from pipecat.serializers.plivo import PlivoFrameSerializer
 
 from telephony.carriers.batching import INPUT_FRAME_MS, InputBatcher
+from telephony.carriers.carrier_input import CarrierInput
 from telephony.carriers.errors import BAD_MESSAGE, StreamError, check_size, member, parse_event
 from telephony.carriers.media_events import END_MARK, check_digit, decode_payload, json_event
 
 
-class StrictPlivoSerializer(PlivoFrameSerializer):
+class StrictPlivoSerializer(CarrierInput, PlivoFrameSerializer):
     end_mark = END_MARK
 
     def __init__(self, stream_id: str, call_id: str | None = None, *, max_frame_bytes: int,
                  input_frame_ms: int = INPUT_FRAME_MS):
-        super().__init__(stream_id, call_id, params=PlivoFrameSerializer.InputParams(auto_hang_up=False))
+        params = PlivoFrameSerializer.InputParams(auto_hang_up=False)
+        super().__init__(stream_id, call_id, params=params)
+        self.read_input_with(params, params.plivo_sample_rate)
+        self._stream = stream_id
         self.max_frame_bytes = max_frame_bytes
         self._batcher = InputBatcher(input_frame_ms)
 
@@ -37,7 +41,7 @@ class StrictPlivoSerializer(PlivoFrameSerializer):
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
         if isinstance(frame, EndFrame):
-            return json.dumps({"event": "checkpoint", "streamId": self._stream_id, "name": END_MARK})
+            return json.dumps({"event": "checkpoint", "streamId": self._stream, "name": END_MARK})
         return await super().serialize(frame)
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
@@ -51,8 +55,8 @@ class StrictPlivoSerializer(PlivoFrameSerializer):
             audio = decode_payload(media.get("payload"))
             if not audio or media.get("track", "inbound") != "inbound":
                 return None
-            pcm = await ulaw_to_pcm(audio, self._plivo_sample_rate, self._sample_rate, self._input_resampler)
-            return self._batcher.add(pcm, self._sample_rate)
+            pcm = await ulaw_to_pcm(audio, self.carrier_rate, self.pipeline_rate, self.input_resampler)
+            return self._batcher.add(pcm, self.pipeline_rate)
         if event == "dtmf":
             return InputDTMFFrame(KeypadEntry(check_digit(member(message, "dtmf").get("digit"))))
         if event == "start":

@@ -73,4 +73,5 @@ class TelnyxCarrier(Carrier):
     def serializer(self, start: StreamStart, limits: Limits) -> StrictTelnyxSerializer:
         encoding = "PCMU" if start.encoding == "mulaw" else "PCMA"
         return StrictTelnyxSerializer(start.stream_id or "", encoding, start.call_id,
-                                      max_frame_bytes=limits.max_frame_bytes)
+                                      max_frame_bytes=limits.max_frame_bytes,
+                                      input_frame_ms=limits.input_frame_ms)

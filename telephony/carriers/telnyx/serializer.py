@@ -19,13 +19,14 @@ from pipecat.frames.frames import EndFrame, Frame, InputDTMFFrame
 from pipecat.serializers.telnyx import TelnyxFrameSerializer
 
 from telephony.carriers.batching import INPUT_FRAME_MS, InputBatcher
+from telephony.carriers.carrier_input import CarrierInput
 from telephony.carriers.errors import BAD_MESSAGE, StreamError, check_size, member, parse_event
 from telephony.carriers.media_events import END_MARK, check_digit, decode_payload, json_event
 
 ENCODINGS = ("PCMU", "PCMA")  # what pipecat converts; Telnyx's RTP payloads at 8 kHz
 
 
-class StrictTelnyxSerializer(TelnyxFrameSerializer):
+class StrictTelnyxSerializer(CarrierInput, TelnyxFrameSerializer):
     end_mark = END_MARK
 
     def __init__(self, stream_id: str, encoding: str, call_control_id: str | None = None, *,
@@ -34,6 +35,7 @@ class StrictTelnyxSerializer(TelnyxFrameSerializer):
             raise ValueError(f"encoding must be one of {ENCODINGS}")
         params = TelnyxFrameSerializer.InputParams(auto_hang_up=False)
         super().__init__(stream_id, encoding, encoding, call_control_id, params=params)
+        self.read_input_with(params, params.telnyx_sample_rate)
         self.max_frame_bytes = max_frame_bytes
         self._to_pcm = ulaw_to_pcm if encoding == "PCMU" else alaw_to_pcm
         self._batcher = InputBatcher(input_frame_ms)
@@ -58,8 +60,8 @@ class StrictTelnyxSerializer(TelnyxFrameSerializer):
             audio = decode_payload(media.get("payload"))
             if not audio or media.get("track", "inbound") != "inbound":  # the bot's own echo: not heard
                 return None
-            pcm = await self._to_pcm(audio, self._telnyx_sample_rate, self._sample_rate, self._input_resampler)
-            return self._batcher.add(pcm, self._sample_rate)
+            pcm = await self._to_pcm(audio, self.carrier_rate, self.pipeline_rate, self.input_resampler)
+            return self._batcher.add(pcm, self.pipeline_rate)
         if event == "dtmf":
             return InputDTMFFrame(KeypadEntry(check_digit(member(message, "dtmf").get("digit"))))
         if event in ("start", "connected"):

@@ -77,4 +77,5 @@ class TwilioCarrier(Carrier):
 
     def serializer(self, start: StreamStart, limits: Limits) -> StrictTwilioSerializer:
         return StrictTwilioSerializer(start.stream_id or "", start.call_id,
-                                      max_frame_bytes=limits.max_frame_bytes)
+                                      max_frame_bytes=limits.max_frame_bytes,
+                                      input_frame_ms=limits.input_frame_ms)

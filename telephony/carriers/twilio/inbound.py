@@ -13,20 +13,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from telephony.carriers.auth import Access
+from telephony.carriers.auth import Access, stream_url
 from telephony.carriers.twilio.status import signed_form, unsigned
 from telephony.carriers.twilio.twiml import connect_stream
 
 VOICE_PATH = "/media/twilio/voice"
 STREAM_PATH = "/media/twilio"
-
-
-def stream_url(request: Request, public_url: str | None) -> str:
-    """wss://<public host>/media/twilio (the request's own host when no public URL is set)."""
-    if public_url:
-        return public_url.rstrip("/") + STREAM_PATH
-    scheme = "wss" if request.url.scheme == "https" else "ws"
-    return f"{scheme}://{request.url.netloc}{STREAM_PATH}"
 
 
 def inbound_router(access: Access) -> APIRouter:
@@ -38,7 +30,7 @@ def inbound_router(access: Access) -> APIRouter:
         if form is None:
             return unsigned()
         parameters = {"direction": "inbound", "caller": form.get("From") or "anonymous"}
-        return Response(connect_stream(stream_url(request, access.public_url), parameters),
+        return Response(connect_stream(stream_url(request, access.public_url, STREAM_PATH), parameters),
                         media_type="application/xml")
 
     return router

@@ -19,11 +19,12 @@ from pipecat.frames.frames import EndFrame, Frame, InputDTMFFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from telephony.carriers.batching import INPUT_FRAME_MS, InputBatcher
+from telephony.carriers.carrier_input import CarrierInput
 from telephony.carriers.errors import BAD_MESSAGE, StreamError, check_size, member, parse_event
 from telephony.carriers.media_events import END_MARK, check_digit, decode_payload, json_event
 
 
-class StrictTwilioSerializer(TwilioFrameSerializer):
+class StrictTwilioSerializer(CarrierInput, TwilioFrameSerializer):
     """TwilioFrameSerializer that refuses malformed input and marks the end of the bot's audio."""
 
     end_mark = END_MARK
@@ -36,13 +37,15 @@ class StrictTwilioSerializer(TwilioFrameSerializer):
         params = params or TwilioFrameSerializer.InputParams()
         params.auto_hang_up = False
         super().__init__(stream_sid, call_sid, params=params)
+        self.read_input_with(params, params.twilio_sample_rate)
+        self._sid = stream_sid
         self.max_frame_bytes = max_frame_bytes
         self.marks_played: list[str] = []
         self._batcher = InputBatcher(input_frame_ms)
 
     @property
     def stream_sid(self) -> str:
-        return self._stream_sid
+        return self._sid
 
     def is_end_mark(self, data: str | bytes) -> bool:
         event = json_event(data)
@@ -50,7 +53,7 @@ class StrictTwilioSerializer(TwilioFrameSerializer):
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
         if isinstance(frame, EndFrame):
-            return json.dumps({"event": "mark", "streamSid": self._stream_sid, "mark": {"name": END_MARK}})
+            return json.dumps({"event": "mark", "streamSid": self._sid, "mark": {"name": END_MARK}})
         return await super().serialize(frame)
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
@@ -63,8 +66,8 @@ class StrictTwilioSerializer(TwilioFrameSerializer):
             ulaw = decode_payload(member(message, "media").get("payload"))
             if not ulaw:
                 return None
-            pcm = await ulaw_to_pcm(ulaw, self._twilio_sample_rate, self._sample_rate, self._input_resampler)
-            return self._batcher.add(pcm, self._sample_rate)
+            pcm = await ulaw_to_pcm(ulaw, self.carrier_rate, self.pipeline_rate, self.input_resampler)
+            return self._batcher.add(pcm, self.pipeline_rate)
         if event == "dtmf":
             return InputDTMFFrame(KeypadEntry(check_digit(member(message, "dtmf").get("digit"))))
         if event == "mark":

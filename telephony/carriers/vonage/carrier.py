@@ -13,12 +13,16 @@ from __future__ import annotations
 import re
 import time
 
+from fastapi import APIRouter
+
+from telephony.bus.base import Bus
 from telephony.carriers.auth import Access, Handshake, bearer, presented_token, token_ok
 from telephony.carriers.base import Carrier, Limits, Pacing
 from telephony.carriers.errors import BAD_MEDIA, BAD_MESSAGE, UNAUTHORIZED, StreamError, parse_object
 from telephony.carriers.stream_start import (
     MessageSocket, StreamStart, call_options, next_text, start_parameters,
 )
+from telephony.carriers.vonage.answer import answer_router
 from telephony.carriers.vonage.serializer import StrictVonageSerializer
 from telephony.carriers.vonage.signature import jwt_valid, looks_like_jwt
 
@@ -62,8 +66,13 @@ class VonageCarrier(Carrier):
         return call_options(self.name, params, int(match.group(1)),
                             call_id=call_id if isinstance(call_id, str) else None, encoding="pcm_s16le")
 
+    def routes(self, access: Access, bus: Bus | None = None) -> APIRouter:
+        """The NCCO a placed call fetches when answered (`answer.py`)."""
+        return answer_router(access)
+
     def serializer(self, start: StreamStart, limits: Limits) -> StrictVonageSerializer:
-        return StrictVonageSerializer(start.sample_rate, max_frame_bytes=limits.max_frame_bytes)
+        return StrictVonageSerializer(start.sample_rate, max_frame_bytes=limits.max_frame_bytes,
+                                      input_frame_ms=limits.input_frame_ms)
 
     def pacing(self, start: StreamStart) -> Pacing:
         return Pacing(packet_bytes=start.sample_rate * 2 * FRAME_MS // 1000)

@@ -19,15 +19,18 @@ from pipecat.frames.frames import EndFrame, Frame, InputDTMFFrame
 from pipecat.serializers.vonage import VonageFrameSerializer
 
 from telephony.carriers.batching import INPUT_FRAME_MS, InputBatcher
+from telephony.carriers.carrier_input import CarrierInput
 from telephony.carriers.errors import BAD_MEDIA, BAD_MESSAGE, StreamError, check_size, member, parse_event
 from telephony.carriers.media_events import END_MARK, check_digit, json_event
 
 
-class StrictVonageSerializer(VonageFrameSerializer):
+class StrictVonageSerializer(CarrierInput, VonageFrameSerializer):
     end_mark = END_MARK
 
     def __init__(self, sample_rate: int, *, max_frame_bytes: int, input_frame_ms: int = INPUT_FRAME_MS):
-        super().__init__(VonageFrameSerializer.InputParams(vonage_sample_rate=sample_rate))
+        params = VonageFrameSerializer.InputParams(vonage_sample_rate=sample_rate)
+        super().__init__(params)
+        self.read_input_with(params, params.vonage_sample_rate)
         self.max_frame_bytes = max_frame_bytes
         self._batcher = InputBatcher(input_frame_ms)
 
@@ -49,8 +52,8 @@ class StrictVonageSerializer(VonageFrameSerializer):
                                              "number of bytes")
             if not data:
                 return None
-            pcm = await self._input_resampler.resample(data, self._vonage_sample_rate, self._sample_rate)
-            return self._batcher.add(pcm, self._sample_rate) if pcm else None
+            pcm = await self.input_resampler.resample(data, self.carrier_rate, self.pipeline_rate)
+            return self._batcher.add(pcm, self.pipeline_rate) if pcm else None
         message = parse_event(data)
         event = message["event"]
         if event == "websocket:dtmf":

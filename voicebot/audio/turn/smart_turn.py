@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+from voicebot import pipecat_internals
+
 MODEL_RATE = 16000        # the model reads 16 kHz (the line's 8 kHz is resampled)
 WINDOW_SECS = 8           # and exactly the last 8 s, zero-padded at the front
 MODEL_FILE = "smart-turn-v3.2-cpu.onnx"
@@ -56,11 +58,7 @@ class SmartTurnModel:
     loop, costs nothing."""
 
     def __init__(self, model_path: str | Path | None = None, *, threads: int = 1):
-        # pipecat's features module is private but is the exact preprocessing the model was
-        # published with (vendored from transformers' WhisperFeatureExtractor).
-        from pipecat.audio.turn.smart_turn._whisper_features import compute_whisper_log_mel_features
-
-        self._features = compute_whisper_log_mel_features
+        self._features = pipecat_internals.whisper_log_mel_features()
         self.path = Path(model_path) if model_path else bundled_model_path()
         if not self.path.is_file():
             raise FileNotFoundError(f"Smart Turn model not found at {self.path} (pipecat-ai 1.14 ships it)")

@@ -12,50 +12,26 @@ passes `pause_secs` on its way to `stop_secs`, so the last announcement belongs 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
-from pipecat.frames.frames import Frame, InputAudioRawFrame, SystemFrame, VADUserStoppedSpeakingFrame
+from pipecat.frames.frames import Frame, InputAudioRawFrame, VADUserStoppedSpeakingFrame
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameDirection
+
+from voicebot import pipecat_internals
+from voicebot.frames import PauseTranscriptFrame, TurnContinuedFrame, UserPausedFrame
 
 PAUSE_SECS = 0.2  # silence that may end a turn: early enough to decode before the VAD's stop
 
 
-@dataclass
-class UserPausedFrame(SystemFrame):
-    """The debtor, mid-turn, has been silent for `pause_secs`: the turn may be ending.
-
-    A system frame, like the audio and VAD frames it sits between, so it keeps their order."""
-
-    pause_secs: float = 0.0
-    pause_id: int = 0  # which pause of the stream (numbered by the VAD processor)
-
-
-@dataclass
-class PauseTranscriptFrame(SystemFrame):
-    """Upstream, from a recogniser that decoded the turn so far at pause `pause_id`: what it
-    heard, for an end of turn that listens to the words (`text_turn.TextTurnVADProcessor`)."""
-
-    text: str = ""
-    pause_id: int = 0
-
-
-@dataclass
-class TurnContinuedFrame(SystemFrame):
-    """Upstream, from the dialogue: the debtor went on speaking just after a turn was taken as
-    ended, so the turn was ended too early; an end of turn that can wait longer
-    (`text_turn.TextTurnVADProcessor`) does so for the rest of the call."""
-
-
 def trailing_silence_secs(analyzer: VADAnalyzer) -> float:
     """Silence since the debtor last spoke, while the analyzer is deciding whether the turn
-    ended (STOPPING); 0 otherwise. Reads the counters of pipecat's VADAnalyzer state machine
-    (pipecat 1.14), which every analyzer (webrtcvad, Silero) inherits."""
-    if getattr(analyzer, "_vad_state", None) != VADState.STOPPING or not analyzer.sample_rate:
+    ended (STOPPING); 0 otherwise. Reads the counters of pipecat's VADAnalyzer state machine,
+    which every analyzer (webrtcvad, Silero) inherits."""
+    if pipecat_internals.vad_state(analyzer) != VADState.STOPPING or not analyzer.sample_rate:
         return 0.0
-    frames = getattr(analyzer, "_vad_stopping_count", 0) * analyzer.num_frames_required()
+    frames = pipecat_internals.stopping_frames(analyzer) * analyzer.num_frames_required()
     return frames / analyzer.sample_rate
 
 
@@ -109,14 +85,11 @@ class PauseVADProcessor(VADProcessor):
 
     async def end_turn(self, silence_secs: float) -> None:
         """Stop the turn now, as the VAD would at `stop_secs`: both pipecat state machines
-        (the analyzer's and its controller's, pipecat 1.14) go to QUIET so neither reports
-        this stop again, then the stop frame goes both ways, as VADProcessor sends its own.
-        `stop_secs` in the frame is the silence so far, so the recogniser keeps the pause's
-        speculative decode and the dialogue's timing stays true."""
-        analyzer: Any = self._analyzer
-        analyzer._vad_state = VADState.QUIET
-        analyzer._vad_stopping_count = 0
-        analyzer._vad_starting_count = 0
-        self._vad_controller._vad_state = VADState.QUIET
+        (the analyzer's, which `set_params` resets, and its controller's) go to QUIET so
+        neither reports this stop again, then the stop frame goes both ways, as VADProcessor
+        sends its own. `stop_secs` in the frame is the silence so far, so the recogniser keeps
+        the pause's speculative decode and the dialogue's timing stays true."""
+        self._analyzer.set_params(self._analyzer.params)
+        pipecat_internals.quiet_vad_controller(self)
         self._announced = False
         await self.broadcast_frame(VADUserStoppedSpeakingFrame, stop_secs=silence_secs)

@@ -33,7 +33,8 @@ from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection
 
 from dialogue.nlu.turn_finished import TurnSounds, turn_sounds
-from voicebot.audio.vad.pause import PAUSE_SECS, PauseTranscriptFrame, PauseVADProcessor
+from voicebot.audio.vad.pause import PAUSE_SECS, PauseVADProcessor
+from voicebot.frames import PauseTranscriptFrame
 from voicebot.services import stats_log
 
 

@@ -32,6 +32,7 @@ from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
 from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection
 
+from voicebot import pipecat_internals
 from voicebot.audio.turn.smart_turn import WINDOW_SECS, SmartTurnModel, TurnVerdict
 from voicebot.audio.vad.pause import PAUSE_SECS, PauseVADProcessor
 from voicebot.services import deadline_executor, stats_log
@@ -76,7 +77,7 @@ class SmartTurnVADProcessor(PauseVADProcessor):
         async with self._lock:
             self._keep(frame.audio)
             await super().process_frame(frame, direction)
-            if getattr(self._analyzer, "_vad_state", None) == VADState.QUIET:
+            if pipecat_internals.vad_state(self._analyzer) == VADState.QUIET:
                 self._trim(PRE_SPEECH_SECS)  # between turns: only the pre-roll
 
     async def paused(self, silence_secs: float) -> None:

@@ -19,9 +19,10 @@ from collections import deque
 
 import numpy as np
 import webrtcvad
-from pipecat.audio.utils import exp_smoothing
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 from pipecat.audio.volume import VOLUME_WINDOW_SECS
+
+from voicebot import pipecat_internals
 
 #: Sample rates webrtcvad accepts (the test suite covers the two telephony ones, 8 and 16 kHz).
 SUPPORTED_SAMPLE_RATES = (8000, 16000, 32000, 48000)
@@ -68,6 +69,7 @@ class WebRTCVADAnalyzer(VADAnalyzer):
         if sample_rate is not None:
             _check_sample_rate(sample_rate)
         super().__init__(sample_rate=sample_rate, params=params)
+        self._fixed_rate = sample_rate
         self._mode = mode
         self._frame_ms = frame_ms
         self._vad = webrtcvad.Vad(mode)
@@ -75,7 +77,7 @@ class WebRTCVADAnalyzer(VADAnalyzer):
         # frames of `frame_ms`, so their mean is the window's); at least 400 ms of them.
         self._energies: deque[float] = deque(maxlen=math.ceil(VOLUME_WINDOW_SECS * 1000 / frame_ms))
 
-    def _get_smoothed_volume(self, audio: bytes) -> float:
+    def _get_smoothed_volume(self, audio: bytes) -> float:  # pipecat_internals.VOLUME_HOOK
         """The loudness gate's input, as pipecat's, from a running RMS instead of BS.1770.
 
         pipecat measures ITU-R BS.1770 loudness (K-weighting filters) over the last 400 ms on
@@ -90,13 +92,13 @@ class WebRTCVADAnalyzer(VADAnalyzer):
             mean_square = sum(self._energies) / len(self._energies)
             level = 10 * math.log10(mean_square) - 0.691 if mean_square > 0 else -math.inf
             volume = 0.0 if level < ABSOLUTE_GATE_LUFS else min(1.0, max(0.0, (level + 110) / 100))
-        return exp_smoothing(volume, self._prev_volume, self._smoothing_factor)
+        return pipecat_internals.smooth_volume(self, volume)
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         """Analyse inline, on the event loop.  pipecat hands every 20 ms buffer to a thread
         executor, which suits Silero's ~0.2 ms but costs far more than webrtcvad's ~2 us: the
         benchmark's profile put that hop at about 10 % of a loaded server's CPU."""
-        return self._run_analyzer(buffer)
+        return pipecat_internals.analyze_inline(self, buffer)
 
     @property
     def mode(self) -> int:
@@ -114,7 +116,7 @@ class WebRTCVADAnalyzer(VADAnalyzer):
         Raises:
             ValueError: If the effective rate is not 8, 16, 32 or 48 kHz.
         """
-        _check_sample_rate(self._init_sample_rate or sample_rate)
+        _check_sample_rate(self._fixed_rate or sample_rate)
         super().set_sample_rate(sample_rate)
 
     def num_frames_required(self) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
+import sys
 
 
 def main() -> None:
@@ -32,7 +32,12 @@ def main() -> None:
                                                           '(try --debtor "<machine>")')
     parser.add_argument("--answered-by", help="send a carrier verdict (Twilio AnsweredBy), e.g. machine_end_beep")
     args = parser.parse_args()
-    os.environ.setdefault("LOGURU_LEVEL", "WARNING")
+    from loguru import logger
+
+    from voicebot import config
+
+    logger.remove()  # warnings only, unless LOGURU_LEVEL: pipecat logs every processor's start
+    logger.add(sys.stderr, level=config.current().loguru_level or "WARNING")
     from voicebot.providers.local import LocalProvider  # heavy: models
 
     provider = LocalProvider(args.server, token=args.token, twilio_auth_token=args.twilio_auth_token,

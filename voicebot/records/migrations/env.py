@@ -9,7 +9,6 @@ $VOICEBOT_DATABASE_URL), optionally `-x schema=...`, to write or try a revision.
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 
 from alembic import context
@@ -34,11 +33,12 @@ def run(connection: Connection, schema: str | None) -> None:
 
 
 def run_from_command_line() -> None:
+    from voicebot.config import current
     from voicebot.records.migrate import locked
     from voicebot.records.store import engine_for
 
     args = context.get_x_argument(as_dictionary=True)
-    url = args.get("url") or os.environ.get("VOICEBOT_DATABASE_URL")
+    url = args.get("url") or current().database_url
     if not url:
         raise SystemExit("give the records database as -x url=... (or VOICEBOT_DATABASE_URL)")
     schema = args.get("schema") or None

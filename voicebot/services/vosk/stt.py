@@ -47,6 +47,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.types import NOT_GIVEN, NotGiven, assert_given
 
+from voicebot import pipecat_internals
 from voicebot.services.vosk.model import (
     build_grammar,
     default_model_path,
@@ -146,7 +147,7 @@ class VoskSTTService(STTService):
         return {
             "engine": "vosk",
             "model": str(self._model_path),
-            "phrases": self._settings.phrases,
+            "phrases": self.settings.phrases,
             "vad_gated": self._vad_gated,
             "preroll_secs": self._preroll_secs,
             "chunk_secs": self._chunk_secs,
@@ -222,11 +223,11 @@ class VoskSTTService(STTService):
         language = self._language()
         if step.final:
             self._last_partial = ""
-            yield TranscriptionFrame(step.final, self._user_id, time_now_iso8601(), language)
+            yield TranscriptionFrame(step.final, pipecat_internals.user_id(self), time_now_iso8601(), language)
         elif step.partial and step.partial != self._last_partial:
             self._last_partial = step.partial
             yield InterimTranscriptionFrame(
-                step.partial, self._user_id, time_now_iso8601(), language
+                step.partial, pipecat_internals.user_id(self), time_now_iso8601(), language
             )
 
     async def _finalize(self):
@@ -240,11 +241,11 @@ class VoskSTTService(STTService):
             self.request_finalize()
             self.confirm_finalize()
             await self.push_frame(
-                TranscriptionFrame(text, self._user_id, time_now_iso8601(), self._language())
+                TranscriptionFrame(text, pipecat_internals.user_id(self), time_now_iso8601(), self._language())
             )
 
     def _language(self) -> Language | None:
-        language = assert_given(self._settings.language)
+        language = assert_given(self.settings.language)
         if language is None or isinstance(language, Language):
             return language
         try:
@@ -261,7 +262,7 @@ class VoskSTTService(STTService):
         """(Re)create the recognizer with the current grammar."""
         if self._model is None:
             self._model = load_model(self._model_path)
-        phrases = assert_given(self._settings.phrases)
+        phrases = assert_given(self.settings.phrases)
         self._grammar_dirty = False
         if phrases and supports_grammar(self._model_path):
             grammar, self.grammar, self.dropped_phrases = build_grammar(self._model, list(phrases))

@@ -47,7 +47,8 @@ from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.tracing.service_decorators import traced_stt
 from pipecat.utils.types import NOT_GIVEN, NotGiven, assert_given
 
-from voicebot.audio.vad.pause import PauseTranscriptFrame, UserPausedFrame
+from voicebot import pipecat_internals
+from voicebot.frames import PauseTranscriptFrame, UserPausedFrame
 from voicebot.services import deadline_executor, stats_log
 from voicebot.services.deadline_executor import inference_executor
 from voicebot.services.whisper.decode import (
@@ -183,7 +184,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         super().__init__(settings=current, ttfs_p99_latency=ttfs_p99_latency, **kwargs)
         self._language = language
         if self._service_language() != language:
-            raise ValueError(f"{self} transcribes {language!r} only (got {self._settings.language})")
+            raise ValueError(f"{self} transcribes {language!r} only (got {self.settings.language})")
         self._convert = convert
         self._converter = _converter(convert) if convert else None
         self._decoder: Decoder = decoder
@@ -220,7 +221,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
             "convert": self._convert,
             "decoder": self._decoder,
             "speculate": self._speculate,
-            "trailing_silence_secs": self._trailing_silence_secs,
+            "trailing_silence_secs": pipecat_internals.segment_padding_secs(self),
             **self._decode_options(),
         }
 
@@ -233,7 +234,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         return str(language).split("-")[0].lower()
 
     def _service_language(self) -> str:
-        return self.language_to_service_language(Language(self._settings.language)) or ""
+        return self.language_to_service_language(Language(self.settings.language)) or ""
 
     async def _update_settings(self, delta: STTSettings) -> dict[str, Any]:
         """Apply a settings delta; a switch away from the service's language is reported and
@@ -243,8 +244,8 @@ class LocalWhisperSTTService(SegmentedSTTService):
         """
         changed = await super()._update_settings(delta)
         if "language" in changed and self._service_language() != self._language:
-            await self.push_error(f"{self}: {self._language!r} only, ignoring {self._settings.language}")
-            self._settings.language = self._language
+            await self.push_error(f"{self}: {self._language!r} only, ignoring {self.settings.language}")
+            self.settings.language = self._language
         return changed
 
     @traced_stt
@@ -256,7 +257,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         """As the base class, plus a speculative decode when the debtor pauses mid-turn."""
         await super().process_frame(frame, direction)
-        if isinstance(frame, UserPausedFrame) and self._speculate and self._user_speaking:
+        if isinstance(frame, UserPausedFrame) and self._speculate and pipecat_internals.user_speaking(self):
             if self._speculation is not None:  # the debtor went on talking after that pause
                 stats_log.record("asr_speculation", used=False)
             self._speculation = self._start_speculation(frame.pause_secs)
@@ -274,10 +275,11 @@ class LocalWhisperSTTService(SegmentedSTTService):
                               FrameDirection.UPSTREAM)
 
     def _start_speculation(self, pause_secs: float) -> Speculation | None:
-        if not self._audio_buffer or not self.is_usable:
+        audio = pipecat_internals.segment_audio(self)
+        if not audio or not self.is_usable:
             return None
-        prefix = bytes(self._audio_buffer)
-        pcm = np.frombuffer(prefix + self._trailing_silence(), dtype=np.int16)
+        prefix = bytes(audio)
+        pcm = np.frombuffer(prefix + pipecat_internals.segment_padding(self), dtype=np.int16)
         # Due when the VAD's stop would come; a stale decode just finishes unread.
         due = deadline_executor.now() + SPECULATION_SLACK_S
         result = asyncio.wrap_future(inference_executor("asr").submit(
@@ -290,8 +292,9 @@ class LocalWhisperSTTService(SegmentedSTTService):
         """Keep the pause's decode if the VAD stopped in that same pause: nothing but the rest
         of the silence came after it (a resumed turn would need another `stop_secs`)."""
         spec, self._speculation = self._speculation, None
-        if spec is not None and self._audio_buffer.startswith(spec.prefix):
-            tail_secs = (len(self._audio_buffer) - len(spec.prefix)) / 2 / self.sample_rate
+        audio = pipecat_internals.segment_audio(self)
+        if spec is not None and audio.startswith(spec.prefix):
+            tail_secs = (len(audio) - len(spec.prefix)) / 2 / self.sample_rate
             if tail_secs <= frame.stop_secs - spec.pause_secs + 0.06:
                 self._finals.append(spec)
                 spec = None
@@ -331,7 +334,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
             language = Language(self._language)
             await self._handle_transcription(result.text, True, language)
             yield TranscriptionFrame(
-                result.text, self._user_id, time_now_iso8601(), language, result=result
+                result.text, pipecat_internals.user_id(self), time_now_iso8601(), language, result=result
             )
 
     def _speculation_for(self, audio: bytes) -> Speculation | None:
@@ -345,11 +348,11 @@ class LocalWhisperSTTService(SegmentedSTTService):
 
     def _decode_options(self) -> dict[str, Any]:
         options: dict[str, Any] = dict(
-            beam_size=assert_given(self._settings.beam_size),
-            hotwords=assert_given(self._settings.hotwords),
-            initial_prompt=assert_given(self._settings.initial_prompt),
-            no_speech_threshold=assert_given(self._settings.no_speech_threshold),
-            log_prob_threshold=assert_given(self._settings.log_prob_threshold),
+            beam_size=assert_given(self.settings.beam_size),
+            hotwords=assert_given(self.settings.hotwords),
+            initial_prompt=assert_given(self.settings.initial_prompt),
+            no_speech_threshold=assert_given(self.settings.no_speech_threshold),
+            log_prob_threshold=assert_given(self.settings.log_prob_threshold),
         )
         if self._decoder == "short_window":
             min_window, margin, per_sec = self._window

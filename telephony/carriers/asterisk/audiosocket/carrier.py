@@ -55,7 +55,8 @@ class AudioSocketCarrier(Carrier):
         return start, self.serializer(start, limits)
 
     def serializer(self, start: StreamStart, limits: Limits) -> AudioSocketSerializer:
-        return AudioSocketSerializer(max_frame_bytes=limits.max_frame_bytes)
+        return AudioSocketSerializer(max_frame_bytes=limits.max_frame_bytes,
+                                     input_frame_ms=limits.input_frame_ms)
 
     def pacing(self, start: StreamStart) -> Pacing:
         return Pacing(frame_ms=20, lead_s=0.0)  # one 20 ms frame per write, as it plays

@@ -14,7 +14,6 @@ is the largest CPU cost of a call (docs/performance.md).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 
 from audio_models.prompt_cache import normal_text
@@ -93,10 +92,10 @@ class StaticText:
 _by_scripts: dict[int, tuple[object, StaticText]] = {}
 
 
-def static_text_for(scripts) -> StaticText:
+def static_text_for(scripts, *, enabled: bool = True) -> StaticText:
     """The fragments of a locale's scripts, computed once per loaded scripts object.
-    `VOICEBOT_STATIC_PIECES=0` turns piece caching off (to measure what it saves)."""
-    if os.environ.get("VOICEBOT_STATIC_PIECES", "1") == "0":
+    `enabled=False` (VOICEBOT_STATIC_PIECES=0) turns piece caching off, to measure what it saves."""
+    if not enabled:
         return StaticText()
     entry = _by_scripts.get(id(scripts))
     if entry is None or entry[0] is not scripts:
