@@ -93,7 +93,8 @@ def serve(
                                                           "new streams are refused (1001); then the rest "
                                                           "are cut [default: 300]",
                                         envvar="VOICEBOT_DRAIN_TIMEOUT_S"),
-    log_level: str = typer.Option("INFO", help="DEBUG shows every pipeline frame"),
+    log_level: str = typer.Option("INFO", help="uvicorn's own log level; the engine's is `voicebot -v serve` "
+                                               "(every pipeline frame) or `-q`"),
 ) -> None:
     """Serve calls over WebSocket, one route per carrier (/media/twilio, /media/telnyx, /media/plivo,
     /media/vonage, /media/asterisk, /media/pcm), and Asterisk AudioSocket over TCP if asked."""
