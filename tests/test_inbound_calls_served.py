@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -75,6 +77,7 @@ def test_a_callback_at_ten_at_night_is_verified_by_voice_and_goes_on(server):
 
     result = asyncio.run(run())
     summary = record_of(server["records"], result.call_id)
+    assert summary["server"] == f"{socket.gethostname()}:{os.getpid()}"  # the replica that served it
     assert summary["account"] == "EN-MID-1" and summary["direction"] == "inbound"  # the answer picked Maria's account, not Ana's
     events = [e for t in summary["turns"] for e in t.get("events", [])]
     assert "verification_needs_answer" in events and "identity_verified" in events

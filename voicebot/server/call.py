@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +49,9 @@ from voicebot.server.settings import ServerSettings
 from voicebot.server.transport import MediaStreamTransport
 from voicebot.server.warmup import load_models
 
+#: Which replica served a call (host and process), in its record: behind a proxy, the place
+#: to look for its logs and its recording.
+SERVER_ID = f"{socket.gethostname()}:{os.getpid()}"
 STARTED_WAIT_S = 5.0
 IDLE_BACKSTOP_S = 120.0
 # Bot audio per message to the carrier (`settings.output_frame_ms`, default 100 ms). Every message
@@ -123,6 +128,7 @@ class StreamCall:
         extra: dict[str, Any] = {
             "carrier": start.carrier, "carrier_call_id": start.call_id, "stream_id": start.stream_id,
             "stream_sample_rate": start.sample_rate, "direction": start.direction, **start.extra,
+            "server": SERVER_ID,
             "ended_by": "bot",
             "carrier_actions": actions.log,
         }
