@@ -20,6 +20,7 @@ DDL runs in that one transaction on both, so a migration that fails leaves the s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001_baseline"
@@ -126,9 +128,28 @@ def _check_baseline(connection: Connection, schema: str | None, tables: set[str]
                              f"({'; '.join(problems)}); nothing was changed")
 
 
+LOCKED_WAIT_S = 30.0  # a SQLite file another process holds at start: how long to keep trying
+
+
 def upgrade(engine: Engine, schema: str | None = None) -> Migration:
     """Bring the database behind `engine` (its tables in `schema`, if given) to the head
-    revision; SchemaMismatch for pre-migration tables that are not the baseline."""
+    revision; SchemaMismatch for pre-migration tables that are not the baseline.
+
+    A new SQLite file that another process is switching to WAL or migrating at that moment
+    can answer "database is locked" without waiting on its busy timeout (a lock upgrade
+    SQLite refuses at once rather than risk a deadlock): the whole attempt, rolled back, is
+    tried again until LOCKED_WAIT_S has passed."""
+    deadline = time.monotonic() + LOCKED_WAIT_S
+    while True:
+        try:
+            return _upgrade_once(engine, schema)
+        except OperationalError as exc:
+            if engine.dialect.name != "sqlite" or "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _upgrade_once(engine: Engine, schema: str | None) -> Migration:
     with engine.connect() as connection, locked(connection, schema):
         before = revision_of(connection, schema)
         stamped = False
